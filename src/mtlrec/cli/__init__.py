@@ -1,0 +1,5 @@
+"""The ``mtlrec`` command line (argument parsing and wiring only)."""
+
+from mtlrec.cli._main import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,192 @@
+"""``mtlrec`` commands: train, evaluate, predict, models."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["cli", "main"]
+
+logger = logging.getLogger("mtlrec")
+
+
+class _Context:
+    debug: bool = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and DEBUG logs.")
+@click.option("--quiet", is_flag=True, help="Only warnings and errors.")
+@click.version_option(package_name="mtlrec")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Train, evaluate and use multi-task recommendation models."""
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    ctx.obj = _Context()
+    ctx.obj.debug = debug
+
+
+@cli.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Base folder of the config's data paths (else $MTLREC_DATA_DIR).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(),
+    default=None,
+    help="Run directory (default: the config's output_dir).",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace a run already in the run directory."
+)
+def train(
+    config_path: str,
+    overrides: tuple[str, ...],
+    data_dir: str | None,
+    out: str | None,
+    overwrite: bool,
+) -> None:
+    """Train the model described by CONFIG (YAML), with dotted overrides."""
+    from mtlrec import load_config, train_run
+
+    config = load_config(config_path, overrides)
+    run_dir = train_run(config, data_dir=data_dir, out=out, overwrite=overwrite)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    click.echo(_table(metrics["test"], f"test metrics ({run_dir})"))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--split",
+    type=click.Choice(["train", "valid", "test"]),
+    default="test",
+    show_default=True,
+    help="Split of the run's own data.",
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A labelled file to evaluate instead of a split.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Base folder of the run's data (default: the one used in training).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def evaluate(
+    run_dir: str, split: str, data: str | None, data_dir: str | None, as_json: bool
+) -> None:
+    """Print per-task metrics of the run in RUN_DIR."""
+    from mtlrec import evaluate_run
+
+    metrics = evaluate_run(run_dir, split=split, data=data, data_dir=data_dir)
+    title = f"metrics on {data or 'split ' + split}"
+    click.echo(json.dumps(metrics, indent=2) if as_json else _table(metrics, title))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV or Parquet file with the feature columns.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file, .csv or .parquet: one column per task.",
+)
+def predict(run_dir: str, data: str, out: str) -> None:
+    """Score the rows of a file with the run in RUN_DIR."""
+    from mtlrec import load_run, predict
+    from mtlrec.data import read_frame
+
+    target = Path(out)
+    if target.suffix not in (".csv", ".parquet"):
+        raise click.UsageError(f"--out must end in .csv or .parquet, got {out!r}")
+    run = load_run(run_dir)
+    frame = read_frame(run.config.data, str(Path(data).resolve()), Path("."))
+    scores = predict(run, frame)
+    if target.suffix == ".parquet":
+        scores.to_parquet(target, index=False)
+    else:
+        scores.to_csv(target, index=False)
+    click.echo(f"wrote {len(scores)} rows x {len(scores.columns)} columns to {out}")
+
+
+@cli.command()
+def models() -> None:
+    """List the registered models and the paper each follows."""
+    from mtlrec.models import list_models
+
+    entries = list_models()
+    width = max(len(name) for name in entries)
+    for name, cls in entries.items():
+        click.echo(f"{name:<{width}}  {cls.summary}  [{cls.paper}]")
+
+
+def _table(metrics: dict[str, dict[str, Any]], title: str) -> str:
+    names = ["auc", "gauc", "logloss", "mse", "mae", "rmse", "rows"]
+    used = [n for n in names if any(n in values for values in metrics.values())]
+    width = max(len(task) for task in metrics)
+    lines = [title, f"{'task':<{width}}  " + "  ".join(f"{n:>9}" for n in used)]
+    for task, values in metrics.items():
+        cells = [_cell(values.get(n), n) for n in used]
+        lines.append(f"{task:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def _cell(value: Any, name: str) -> str:
+    if value is None:
+        return f"{'-':>9}"
+    return f"{int(value):>9d}" if name == "rows" else f"{value:>9.4f}"
+
+
+def main() -> None:
+    """Entry point: run the CLI; expected errors print one line and exit 2."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        FileNotFoundError,
+        FileExistsError,
+        NotImplementedError,
+    ) as exc:
+        if debug:
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)

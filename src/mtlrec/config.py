@@ -1,0 +1,499 @@
+"""Typed run configuration: data, features, tasks, model, training, output.
+
+A run is described by one YAML document that loads into :class:`RunConfig`.
+Every section is a pydantic model that forbids unknown keys, so a typo is an
+error naming the key and the valid keys. Dotted overrides
+(``model.num_experts=4``) are applied to the raw document before validation,
+so they are checked by the same rules as the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "FeaturesConfig",
+    "CategoricalFeature",
+    "NumericFeature",
+    "ModelConfig",
+    "ObjectiveTerm",
+    "OptimizerConfig",
+    "RunConfig",
+    "SplitConfig",
+    "SyntheticConfig",
+    "TaskConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "parse_config",
+]
+
+SPLITS = ("train", "valid", "test")
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot be used; the message names key and fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SyntheticConfig(_Section):
+    """Settings of the built-in MMoE-paper generator (``data.format: synthetic``).
+
+    Defaults follow PLE's reproduction of the MMoE generator (c=1, m=10) at a
+    size that trains in seconds; see ``mtlrec.data.mmoe_synthetic``.
+    """
+
+    num_rows: int = Field(12000, gt=0)
+    input_dim: int = Field(100, gt=0)
+    correlation: float = Field(0.5, ge=-1.0, le=1.0)
+    scale: float = Field(1.0, gt=0)
+    num_sines: int = Field(10, ge=0)
+    noise_std: float = Field(0.01, ge=0)
+    seed: int = 0
+
+
+class SplitConfig(_Section):
+    """How rows are assigned to the train, valid and test splits.
+
+    ``random``: seeded random fractions of all rows read. ``column``: the value
+    of ``column`` names each row's split through ``values``. ``files``: each
+    split comes from its own file named in ``data.files``.
+    """
+
+    method: Literal["random", "column", "files"] = "random"
+    fractions: dict[str, float] = Field(
+        default_factory=lambda: {"train": 0.8, "valid": 0.1, "test": 0.1}
+    )
+    seed: int = 0
+    column: str | None = None
+    values: dict[str, str] = Field(default_factory=lambda: {s: s for s in SPLITS})
+
+    @field_validator("fractions")
+    @classmethod
+    def _check_fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        if set(value) != set(SPLITS):
+            raise ValueError(
+                f"split.fractions must name exactly {list(SPLITS)}, got "
+                f"{sorted(value)!r}"
+            )
+        if any(f <= 0 for f in value.values()):
+            raise ValueError(f"split.fractions must all be > 0, got {value!r}")
+        if abs(sum(value.values()) - 1.0) > 1e-6:
+            raise ValueError(
+                f"split.fractions must sum to 1, got {sum(value.values())!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_method(self) -> SplitConfig:
+        if self.method == "column" and not self.column:
+            raise ValueError("split.method 'column' needs split.column")
+        if self.method == "column" and set(self.values) != set(SPLITS):
+            raise ValueError(f"split.values must map each of {list(SPLITS)}")
+        return self
+
+
+class DataConfig(_Section):
+    """Where the rows come from and how they are split.
+
+    ``path`` and ``files`` are relative to the data directory (``--data-dir``,
+    else ``$MTLREC_DATA_DIR``, else the current directory) unless absolute.
+    """
+
+    format: Literal["csv", "parquet", "census_income", "synthetic"] = "csv"
+    path: str | None = None
+    files: dict[str, str] | None = None
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    group_column: str | None = None
+    csv_separator: str = ","
+
+    @model_validator(mode="after")
+    def _check_source(self) -> DataConfig:
+        if self.format == "synthetic":
+            return self
+        if self.split.method == "files":
+            if not self.files or set(self.files) != set(SPLITS):
+                raise ValueError(
+                    "data.split.method 'files' needs data.files with keys "
+                    f"{list(SPLITS)}"
+                )
+        elif self.path is None:
+            raise ValueError(
+                f"data.path is required for data.format {self.format!r} "
+                f"with split.method {self.split.method!r}"
+            )
+        return self
+
+
+class CategoricalFeature(_Section):
+    """A categorical column; ``name`` may be a glob such as ``'c*'``."""
+
+    name: str
+    min_count: int = Field(1, ge=1)
+
+
+class NumericFeature(_Section):
+    """A numeric column; ``name`` may be a glob such as ``'x*'``."""
+
+    name: str
+    scaling: Literal["standard", "minmax", "none"] = "standard"
+
+
+class FeaturesConfig(_Section):
+    """Input features. ``exclude`` removes columns that globs would match."""
+
+    categorical: list[CategoricalFeature] = Field(default_factory=list)
+    numeric: list[NumericFeature] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    embedding_dim: int = Field(16, gt=0)
+
+    @model_validator(mode="after")
+    def _check_nonempty(self) -> FeaturesConfig:
+        if not self.categorical and not self.numeric:
+            raise ValueError(
+                "features needs at least one entry under categorical or numeric"
+            )
+        return self
+
+
+class TaskConfig(_Section):
+    """One prediction target.
+
+    Binary labels are taken from ``label`` directly (0/1), or derived: 1 where
+    the value is in ``positive_values`` or greater than ``positive_above``.
+    A task with ``parent`` is learnt and judged only on rows where the parent's
+    label is 1 (CVR on clicks), unless the model trains it in the entire space.
+    """
+
+    name: str
+    label: str
+    type: Literal["binary", "regression"] = "binary"
+    loss: Literal["bce", "mse", "huber"] | None = None
+    weight: float = Field(1.0, ge=0)
+    parent: str | None = None
+    positive_values: list[str | int | float] | None = None
+    positive_above: float | None = None
+    huber_delta: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_loss(self) -> TaskConfig:
+        if self.loss is None:
+            self.loss = "bce" if self.type == "binary" else "mse"
+        if self.type == "binary" and self.loss != "bce":
+            raise ValueError(
+                f"task {self.name!r}: a binary task takes loss 'bce', got {self.loss!r}"
+            )
+        if self.type == "regression" and self.loss == "bce":
+            raise ValueError(
+                f"task {self.name!r}: a regression task takes loss 'mse' or "
+                "'huber', got 'bce'"
+            )
+        derived = self.positive_values is not None or self.positive_above is not None
+        if derived and self.type != "binary":
+            raise ValueError(
+                f"task {self.name!r}: positive_values/positive_above only apply "
+                "to binary tasks"
+            )
+        if self.positive_values is not None and self.positive_above is not None:
+            raise ValueError(
+                f"task {self.name!r}: set positive_values or positive_above, not both"
+            )
+        return self
+
+
+class ModelConfig(_Section):
+    """Base of every model's config; ``name`` selects the registered model.
+
+    Each model subclasses this with its own typed fields; the registry maps
+    ``name`` to the subclass when a run config is validated.
+    """
+
+    name: str
+
+
+class OptimizerConfig(_Section):
+    """The optimiser of the model weights."""
+
+    name: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class ObjectiveTerm(_Section):
+    """One term of the model-selection objective: ``weight * task.metric``.
+
+    ``direction`` defaults to the metric's natural one (AUC up, losses down).
+    """
+
+    task: str
+    metric: Literal["auc", "gauc", "logloss", "mse", "mae", "rmse"]
+    weight: float = Field(1.0, gt=0)
+    direction: Literal["max", "min"] | None = None
+
+    @model_validator(mode="after")
+    def _default_direction(self) -> ObjectiveTerm:
+        if self.direction is None:
+            self.direction = "max" if self.metric in ("auc", "gauc") else "min"
+        return self
+
+
+class TrainConfig(_Section):
+    """The optimisation loop and model selection."""
+
+    epochs: int = Field(10, gt=0)
+    batch_size: int = Field(1024, gt=0)
+    eval_batch_size: int = Field(8192, gt=0)
+    seed: int = 0
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    grad_clip_norm: float | None = Field(None, gt=0)
+    patience: int = Field(3, ge=1)
+    objective: list[ObjectiveTerm] = Field(default_factory=list)
+    threads: int | None = Field(None, gt=0)
+    progress_bar: bool = True
+
+
+def _model_config_from_registry(value: Any) -> ModelConfig:
+    # Imported here: the registry imports model modules, which import config.
+    from mtlrec.models import get_model_config_class
+
+    if isinstance(value, ModelConfig):
+        return value
+    if not isinstance(value, Mapping) or "name" not in value:
+        raise ValueError("config key 'model' must be a mapping with a 'name' key")
+    try:
+        config_class = get_model_config_class(str(value["name"]))
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None
+    try:
+        return config_class.model_validate(dict(value))
+    except ValidationError as exc:
+        raise ValueError(_describe(exc, prefix="model", root=config_class)) from None
+
+
+class RunConfig(_Section):
+    """A whole run: what to read, what to predict, how to learn it."""
+
+    data: DataConfig
+    features: FeaturesConfig
+    tasks: Annotated[list[TaskConfig], Field(min_length=1)]
+    model: SerializeAsAny[ModelConfig]
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    output_dir: str = "runs/run"
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _resolve_model(cls, value: Any) -> ModelConfig:
+        return _model_config_from_registry(value)
+
+    @model_validator(mode="after")
+    def _check_tasks(self) -> RunConfig:
+        names = [t.name for t in self.tasks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"task names must be unique, repeated: {duplicates!r}")
+        by_name = {t.name: t for t in self.tasks}
+        for task in self.tasks:
+            if task.parent is None:
+                continue
+            if task.parent not in by_name:
+                raise ValueError(
+                    f"task {task.name!r} has parent {task.parent!r}, which is not "
+                    f"a task; valid parents are {names!r}"
+                )
+            if by_name[task.parent].type != "binary":
+                raise ValueError(
+                    f"task {task.name!r}: parent {task.parent!r} must be binary"
+                )
+        for task in self.tasks:
+            _check_acyclic(task.name, by_name)
+        self._default_objective(names)
+        return self
+
+    def _default_objective(self, names: list[str]) -> None:
+        if not self.train.objective:
+            terms = [
+                ObjectiveTerm(
+                    task=t.name, metric="auc" if t.type == "binary" else "mse"
+                )
+                for t in self.tasks
+            ]
+            self.train.objective = terms
+        for term in self.train.objective:
+            if term.task not in names:
+                raise ValueError(
+                    f"train.objective names task {term.task!r}; valid tasks are "
+                    f"{names!r}"
+                )
+
+    def task(self, name: str) -> TaskConfig:
+        """Return the task called ``name``."""
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"no task named {name!r}")
+
+
+def _check_acyclic(start: str, by_name: dict[str, TaskConfig]) -> None:
+    seen = [start]
+    parent = by_name[start].parent
+    while parent is not None:
+        if parent in seen:
+            chain = " -> ".join([*seen, parent])
+            raise ValueError(f"task parents form a cycle: {chain}; remove one parent")
+        seen.append(parent)
+        parent = by_name[parent].parent
+
+
+def apply_overrides(
+    document: dict[str, Any], overrides: Iterable[str]
+) -> dict[str, Any]:
+    """Return a copy of ``document`` with dotted ``key=value`` overrides set.
+
+    Values are parsed as YAML scalars or flow collections (``4``, ``true``,
+    ``[64, 32]``). List items are addressed by index (``tasks.0.weight=2``).
+
+    Raises:
+        ConfigError: An override lacks ``=`` or walks through a scalar.
+    """
+    result = copy.deepcopy(document)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(
+                f"override {item!r} is not KEY=VALUE; write e.g. model.num_experts=4"
+            )
+        value = yaml.safe_load(raw) if raw else None
+        _set_dotted(result, key.split("."), value, item)
+    return result
+
+
+def _set_dotted(node: Any, parts: list[str], value: Any, item: str) -> None:
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(
+                    f"override {item!r}: {part!r} is not an index below {len(node)}"
+                )
+            if last:
+                node[int(part)] = value
+                return
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return
+            node = node.setdefault(part, {})
+        else:
+            raise ConfigError(f"override {item!r}: {part!r} is inside a scalar value")
+
+
+def parse_config(
+    document: Mapping[str, Any], overrides: Iterable[str] = ()
+) -> RunConfig:
+    """Validate a config mapping (plus dotted overrides) into a RunConfig.
+
+    Raises:
+        ConfigError: The document breaks a rule; the message names the key.
+    """
+    if not isinstance(document, Mapping):
+        raise ConfigError(
+            f"a run config must be a mapping, got {type(document).__name__}"
+        )
+    raw = apply_overrides(dict(document), overrides)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
+    """Read a YAML run config from ``path`` and validate it.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ConfigError: The YAML is malformed or breaks a rule.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid YAML: {exc}"
+        ) from None
+    return parse_config(document or {}, overrides)
+
+
+def _describe(
+    exc: ValidationError, prefix: str = "", root: type[BaseModel] | None = None
+) -> str:
+    error = exc.errors()[0]
+    parts = [str(p) for p in error["loc"]]
+    location = ".".join([prefix, *parts] if prefix else parts)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return _unknown_key_message(location, parts, root or RunConfig)
+    if kind == "missing":
+        return f"config key {location!r} is required; add it"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind != "value_error":
+        return f"config key {location!r}: {message} (got {error.get('input')!r})"
+    if message.startswith("config key") or not location:
+        return message
+    return f"config key {location!r}: {message}"
+
+
+def _unknown_key_message(location: str, parts: list[str], root: type[BaseModel]) -> str:
+    key = parts[-1]
+    valid = _valid_keys(parts[:-1], root)
+    hint = difflib.get_close_matches(key, valid, n=1)
+    fix = f"; did you mean {hint[0]!r}?" if hint else ";"
+    return (
+        f"config key {location!r} is not a known setting{fix} valid keys here: "
+        f"{sorted(valid)!r}"
+    )
+
+
+def _valid_keys(parents: list[str], root: type[BaseModel]) -> list[str]:
+    model: type[BaseModel] | None = root
+    for part in parents:
+        if model is None or part.isdigit():
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = _section_type(field.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _section_type(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,89 @@
+"""Build and check the label matrix of a frame from the task configs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mtlrec.config import TaskConfig
+
+__all__ = ["build_labels"]
+
+
+def build_labels(
+    frame: pd.DataFrame, tasks: list[TaskConfig], where: str
+) -> np.ndarray:
+    """Return the ``(N, K)`` float32 label matrix in task order.
+
+    A binary label is the 0/1 column itself, or derived through
+    ``positive_values`` / ``positive_above``. A child task's label may be
+    missing on rows outside its parent's space (parent label 0); there it is
+    set to 0 and never used by losses or metrics.
+
+    Args:
+        frame: Rows holding the label columns.
+        tasks: The tasks, in output order.
+        where: Name of the data for messages (e.g. ``"split 'train'"``).
+
+    Raises:
+        ValueError: A label column is missing, non-numeric, holds missing
+            values, or holds values other than 0/1 for a binary task.
+    """
+    labels = np.zeros((len(frame), len(tasks)), dtype=np.float32)
+    index = {t.name: k for k, t in enumerate(tasks)}
+    for k, task in enumerate(tasks):
+        labels[:, k] = _task_label(frame, task, where)
+    for k, task in enumerate(tasks):
+        missing = np.isnan(labels[:, k])
+        if not missing.any():
+            continue
+        outside = (
+            labels[:, index[task.parent]] == 0
+            if task.parent
+            else np.zeros_like(missing)
+        )
+        if (missing & ~outside).any():
+            count = int((missing & ~outside).sum())
+            raise ValueError(
+                f"task {task.name!r}: label column {task.label!r} in {where} has "
+                f"{count} missing values; drop or fill those rows"
+            )
+        labels[missing, k] = 0.0
+    return labels
+
+
+def _task_label(frame: pd.DataFrame, task: TaskConfig, where: str) -> np.ndarray:
+    if task.label not in frame.columns:
+        raise ValueError(
+            f"task {task.name!r}: label column {task.label!r} is not in {where}; "
+            f"columns are {list(frame.columns)[:20]!r}"
+        )
+    column = frame[task.label]
+    if task.positive_values is not None:
+        wanted = {str(v) for v in task.positive_values}
+        values = column.astype(str).str.strip().isin(wanted).to_numpy(np.float32)
+        values[column.isna().to_numpy()] = np.nan
+        return values
+    numeric = pd.to_numeric(column, errors="coerce")
+    bad = numeric.isna() & column.notna()
+    if bad.any():
+        raise ValueError(
+            f"task {task.name!r}: label column {task.label!r} in {where} holds "
+            f"non-numeric values such as {column[bad].iloc[0]!r}; use "
+            "positive_values to map strings to 0/1"
+        )
+    values = numeric.to_numpy(np.float64)
+    if task.positive_above is not None:
+        result = (values > task.positive_above).astype(np.float32)
+        result[np.isnan(values)] = np.nan
+        return result
+    if task.type == "binary":
+        present = values[~np.isnan(values)]
+        odd = present[(present != 0) & (present != 1)]
+        if odd.size:
+            raise ValueError(
+                f"task {task.name!r}: binary label column {task.label!r} in {where} "
+                f"holds {odd[0]!r}; binary labels must be 0 or 1 (or set "
+                "positive_values / positive_above)"
+            )
+    return values.astype(np.float32)

@@ -1,0 +1,117 @@
+"""Turn a DataConfig into train, valid and test frames."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mtlrec.config import SPLITS, DataConfig
+from mtlrec.data._readers import read_census_income, read_table
+from mtlrec.data._synthetic import mmoe_synthetic
+
+__all__ = ["load_splits", "read_frame", "resolve_data_dir"]
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR_VARIABLE = "MTLREC_DATA_DIR"
+
+
+def resolve_data_dir(data_dir: str | Path | None) -> Path:
+    """Return ``data_dir``, else ``$MTLREC_DATA_DIR``, else the current directory."""
+    if data_dir is not None:
+        return Path(data_dir)
+    return Path(os.environ.get(DATA_DIR_VARIABLE, "."))
+
+
+def read_frame(config: DataConfig, relative: str, data_dir: Path) -> pd.DataFrame:
+    """Read one source named in the config (a file, or a census directory)."""
+    path = Path(relative)
+    if not path.is_absolute():
+        path = data_dir / path
+    if config.format == "census_income":
+        return read_census_income(path)
+    if config.format == "synthetic":
+        raise ValueError("data.format 'synthetic' reads no files")
+    return read_table(path, config.format, config.csv_separator)
+
+
+def load_splits(
+    config: DataConfig, data_dir: str | Path | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read the configured data and return ``{"train", "valid", "test"}`` frames.
+
+    Args:
+        config: The data section of a run config.
+        data_dir: Base folder for relative paths (see :func:`resolve_data_dir`).
+
+    Raises:
+        FileNotFoundError: A configured file or folder does not exist.
+        ValueError: A file is empty, a split column is missing or a split
+            ends up with no rows.
+    """
+    base = resolve_data_dir(data_dir)
+    split = config.split
+    if split.method == "files":
+        assert config.files is not None  # checked when the config was validated
+        frames = {name: read_frame(config, config.files[name], base) for name in SPLITS}
+    else:
+        if config.format == "synthetic":
+            s = config.synthetic
+            frame = mmoe_synthetic(
+                s.num_rows,
+                s.input_dim,
+                s.correlation,
+                s.scale,
+                s.num_sines,
+                s.noise_std,
+                s.seed,
+            )
+        else:
+            assert config.path is not None  # checked when the config was validated
+            frame = read_frame(config, config.path, base)
+        if split.method == "column":
+            frames = _split_by_column(frame, split.column or "", split.values)
+        else:
+            frames = _split_random(frame, split.fractions, split.seed)
+    for name, part in frames.items():
+        if part.empty:
+            raise ValueError(
+                f"split {name!r} has no rows; check data.split ({split.method})"
+            )
+    logger.info("Loaded data rows=%s", {k: len(v) for k, v in frames.items()})
+    return frames
+
+
+def _split_random(
+    frame: pd.DataFrame, fractions: dict[str, float], seed: int
+) -> dict[str, pd.DataFrame]:
+    order = np.random.default_rng(seed).permutation(len(frame))
+    num_train = int(round(fractions["train"] * len(frame)))
+    num_valid = int(round(fractions["valid"] * len(frame)))
+    bounds = {
+        "train": order[:num_train],
+        "valid": order[num_train : num_train + num_valid],
+        "test": order[num_train + num_valid :],
+    }
+    return {
+        name: frame.iloc[np.sort(rows)].reset_index(drop=True)
+        for name, rows in bounds.items()
+    }
+
+
+def _split_by_column(
+    frame: pd.DataFrame, column: str, values: dict[str, str]
+) -> dict[str, pd.DataFrame]:
+    if column not in frame.columns:
+        raise ValueError(
+            f"split column {column!r} is not in the data; columns are "
+            f"{list(frame.columns)[:20]!r}"
+        )
+    key = frame[column].astype(str)
+    return {
+        name: frame[key == str(values[name])].reset_index(drop=True) for name in SPLITS
+    }

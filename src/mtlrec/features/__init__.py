@@ -1,0 +1,10 @@
+"""Feature encoders fitted on the training split and the saved feature map."""
+
+from mtlrec.features._feature_map import (
+    CategoricalEncoder,
+    FeatureMap,
+    NumericEncoder,
+    canonical_strings,
+)
+
+__all__ = ["CategoricalEncoder", "FeatureMap", "NumericEncoder", "canonical_strings"]

@@ -1,0 +1,16 @@
+"""Reusable network blocks: input embedding, MLPs, expert banks, gates, towers."""
+
+from mtlrec.layers._embedding import FusedEmbedding, InputLayer, InputSpec
+from mtlrec.layers._experts import ExpertBank, Gates, TaskTowers, mix
+from mtlrec.layers._mlp import MLP
+
+__all__ = [
+    "MLP",
+    "ExpertBank",
+    "FusedEmbedding",
+    "Gates",
+    "InputLayer",
+    "InputSpec",
+    "TaskTowers",
+    "mix",
+]

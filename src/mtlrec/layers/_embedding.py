@@ -1,0 +1,101 @@
+"""Input layer: one fused embedding table for all categorical fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["FusedEmbedding", "InputLayer", "InputSpec"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Sizes of a model's inputs, taken from the fitted feature map.
+
+    Args:
+        vocab_sizes: Rows per categorical field, the out-of-vocabulary id 0
+            included; one entry per field, in the feature map's order.
+        embedding_dim: Width ``D`` of every embedding.
+        num_dense: Number of dense (numeric) columns.
+    """
+
+    vocab_sizes: tuple[int, ...]
+    embedding_dim: int
+    num_dense: int
+
+    @property
+    def num_fields(self) -> int:
+        """Number of categorical fields ``F``."""
+        return len(self.vocab_sizes)
+
+    @property
+    def flat_dim(self) -> int:
+        """Width of the concatenated input: ``F * D + num_dense``."""
+        return self.num_fields * self.embedding_dim + self.num_dense
+
+
+class FusedEmbedding(nn.Module):
+    """All categorical fields in one table, looked up in one call.
+
+    Field ``f``'s id ``i`` lives at row ``offsets[f] + i``, so a ``(B, F)``
+    batch of per-field ids becomes one ``embedding`` call.
+
+    Args:
+        vocab_sizes: Rows per field (id 0 is the field's out-of-vocabulary row).
+        embedding_dim: Width ``D`` of each embedding.
+        sparse: Produce sparse gradients (for row-wise optimiser updates).
+    """
+
+    def __init__(
+        self, vocab_sizes: tuple[int, ...], embedding_dim: int, sparse: bool = False
+    ) -> None:
+        super().__init__()
+        if any(v <= 0 for v in vocab_sizes):
+            raise ValueError(f"vocab_sizes must all be > 0, got {vocab_sizes!r}")
+        starts = [0]
+        for size in vocab_sizes[:-1]:
+            starts.append(starts[-1] + size)
+        self.register_buffer(
+            "offsets", torch.tensor(starts, dtype=torch.long), persistent=False
+        )
+        self.table = nn.Embedding(
+            max(sum(vocab_sizes), 1), embedding_dim, sparse=sparse
+        )
+        nn.init.normal_(self.table.weight, std=0.01)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, F)`` per-field ids to ``(B, F, D)`` embeddings."""
+        return self.table(ids + self.offsets)  # (B, F, D)
+
+
+class InputLayer(nn.Module):
+    """Embeds categorical ids and concatenates them with the dense columns.
+
+    Args:
+        spec: The input sizes.
+        sparse: Sparse embedding gradients (see :class:`FusedEmbedding`).
+
+    Shapes:
+        ``categorical (B, F)``, ``dense (B, num_dense)`` -> ``(B, F * D + num_dense)``.
+    """
+
+    def __init__(self, spec: InputSpec, sparse: bool = False) -> None:
+        super().__init__()
+        self.spec = spec
+        self.embedding = (
+            FusedEmbedding(spec.vocab_sizes, spec.embedding_dim, sparse)
+            if spec.num_fields
+            else None
+        )
+        self.output_dim = spec.flat_dim
+
+    def forward(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        """Return the flat input ``(B, F * D + num_dense)``."""
+        parts = []
+        if self.embedding is not None:
+            parts.append(self.embedding(categorical).flatten(1))  # (B, F * D)
+        if self.spec.num_dense:
+            parts.append(dense)  # (B, num_dense)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)

@@ -1,0 +1,149 @@
+"""Banks of identical expert MLPs evaluated as one batched product, and gates."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["ExpertBank", "Gates", "TaskTowers", "mix"]
+
+
+class ExpertBank(nn.Module):
+    """``E`` identical ReLU MLPs over the same input, run as batched products.
+
+    The first layer of all experts is one ``(in, E * H)`` matrix product; each
+    later layer is one batched ``(E, B, H) x (E, H, H')`` product. This equals
+    running ``E`` separate ``nn.Sequential(Linear, ReLU, ...)`` experts.
+
+    Args:
+        input_dim: Width of the shared input.
+        num_experts: Number of experts ``E``.
+        hidden_units: Layer widths of each expert (the last is ``H``).
+
+    Shapes:
+        ``(B, input_dim) -> (B, E, H)``.
+    """
+
+    def __init__(
+        self, input_dim: int, num_experts: int, hidden_units: Sequence[int]
+    ) -> None:
+        super().__init__()
+        if num_experts <= 0:
+            raise ValueError(f"num_experts must be > 0, got {num_experts!r}")
+        if not hidden_units or any(u <= 0 for u in hidden_units):
+            raise ValueError(
+                f"expert hidden_units must be a non-empty list of widths > 0, "
+                f"got {list(hidden_units)!r}"
+            )
+        self.num_experts = num_experts
+        self.hidden_units = tuple(hidden_units)
+        widths = [input_dim, *hidden_units]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+            self.weights.append(nn.Parameter(torch.empty(num_experts, fan_in, fan_out)))
+            self.biases.append(nn.Parameter(torch.empty(num_experts, 1, fan_out)))
+        self.reset_parameters()
+        self.output_dim = widths[-1]
+
+    def reset_parameters(self) -> None:
+        """Initialise like ``nn.Linear``: uniform in ``±1/sqrt(fan_in)``."""
+        for weight, bias in zip(self.weights, self.biases, strict=True):
+            bound = 1.0 / math.sqrt(weight.shape[1])
+            nn.init.uniform_(weight, -bound, bound)
+            nn.init.uniform_(bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run every expert on ``x (B, input_dim)``; return ``(B, E, H)``."""
+        num_rows, num_experts = x.shape[0], self.num_experts  # B, E
+        first_w, first_b = self.weights[0], self.biases[0]
+        fused_w = first_w.permute(1, 0, 2).reshape(first_w.shape[1], -1)  # (in, E * H1)
+        hidden = torch.relu(x @ fused_w + first_b.reshape(1, -1))  # (B, E * H1)
+        hidden = hidden.view(num_rows, num_experts, -1).transpose(0, 1)  # (E, B, H1)
+        for weight, bias in zip(self.weights[1:], self.biases[1:], strict=True):
+            hidden = torch.relu(torch.baddbmm(bias, hidden, weight))  # (E, B, H')
+        return hidden.transpose(0, 1)  # (B, E, H)
+
+
+class Gates(nn.Module):
+    """``K`` softmax gates over ``E`` experts, computed in one product.
+
+    Each gate is ``softmax(W_k x)`` (MMoE Eq. 5). The gates are stacked in one
+    ``Linear(input_dim, K * E)``.
+
+    Args:
+        input_dim: Width of the gate input (the selector).
+        num_gates: Number of gates ``K``.
+        num_experts: Number of experts ``E`` each gate weighs.
+        bias: Add a bias to the gate logits (MMoE's equation has none).
+
+    Shapes:
+        ``(B, input_dim) -> (B, K, E)``, each row summing to 1.
+    """
+
+    def __init__(
+        self, input_dim: int, num_gates: int, num_experts: int, bias: bool = False
+    ) -> None:
+        super().__init__()
+        self.num_gates = num_gates
+        self.num_experts = num_experts
+        self.linear = nn.Linear(input_dim, num_gates * num_experts, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return gate weights ``(B, K, E)``."""
+        logits = self.linear(x).view(-1, self.num_gates, self.num_experts)  # (B, K, E)
+        return torch.softmax(logits, dim=-1)
+
+
+def mix(gates: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+    """Weighted sums of expert outputs: ``(B, K, E) x (B, E, H) -> (B, K, H)``."""
+    return torch.bmm(gates, experts)
+
+
+class TaskTowers(nn.Module):
+    """``K`` per-task ReLU MLPs ending in one output each, run as batched products.
+
+    Equivalent to ``K`` separate ``MLP(input_dim, hidden_units, output_dim=1)``
+    towers, each reading its own task's input.
+
+    Args:
+        input_dim: Width ``H`` of each task's input.
+        num_tasks: Number of towers ``K``.
+        hidden_units: Hidden widths of each tower (may be empty).
+        dropout: Dropout probability after each hidden activation.
+
+    Shapes:
+        ``(B, K, H) -> (B, K)``.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        num_tasks: int,
+        hidden_units: Sequence[int],
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        widths = [input_dim, *hidden_units, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+            bound = 1.0 / math.sqrt(fan_in)
+            weight = torch.empty(num_tasks, fan_in, fan_out).uniform_(-bound, bound)
+            bias = torch.empty(num_tasks, 1, fan_out).uniform_(-bound, bound)
+            self.weights.append(nn.Parameter(weight))
+            self.biases.append(nn.Parameter(bias))
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map per-task inputs ``(B, K, H)`` to per-task outputs ``(B, K)``."""
+        hidden = x.transpose(0, 1)  # (K, B, H)
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            hidden = torch.baddbmm(bias, hidden, weight)  # (K, B, H')
+            if i < last:
+                hidden = self.dropout(torch.relu(hidden))
+        return hidden.squeeze(-1).transpose(0, 1)  # (B, K)

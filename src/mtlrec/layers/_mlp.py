@@ -1,0 +1,58 @@
+"""Multilayer perceptron block shared by bottoms, experts and towers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["MLP"]
+
+
+class MLP(nn.Module):
+    """Stack of ``Linear -> ReLU (-> Dropout)`` layers.
+
+    Args:
+        input_dim: Width of the input.
+        hidden_units: Width of each layer, in order; empty means identity.
+        dropout: Dropout probability after each activation (default 0).
+        output_dim: If given, a final plain ``Linear`` to this width with no
+            activation (used for tower logits).
+
+    Shapes:
+        ``(B, input_dim) -> (B, hidden_units[-1])`` or ``(B, output_dim)``.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_units: Sequence[int],
+        dropout: float = 0.0,
+        output_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        if input_dim <= 0:
+            raise ValueError(f"input_dim must be > 0, got {input_dim!r}")
+        if any(u <= 0 for u in hidden_units):
+            raise ValueError(
+                f"hidden_units must all be > 0, got {list(hidden_units)!r}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        layers: list[nn.Module] = []
+        width = input_dim
+        for units in hidden_units:
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = units
+        if output_dim is not None:
+            layers.append(nn.Linear(width, output_dim))
+            width = output_dim
+        self.net = nn.Sequential(*layers)
+        self.output_dim = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the layers to ``x`` of shape ``(B, input_dim)``."""
+        return self.net(x)

@@ -1,0 +1,42 @@
+"""Training loop, evaluation, checkpoints and run directories."""
+
+from mtlrec.training._checkpoint import load_weights, save_weights
+from mtlrec.training._evaluate import (
+    ENTIRE_SUFFIX,
+    Evaluator,
+    objective_value,
+    predict_scores,
+)
+from mtlrec.training._run import (
+    LoadedRun,
+    RunExistsError,
+    build_model,
+    encode,
+    evaluate_run,
+    load_run,
+    model_spec,
+    predict_frame,
+    train_run,
+)
+from mtlrec.training._trainer import FitResult, Trainer, build_optimizer
+
+__all__ = [
+    "ENTIRE_SUFFIX",
+    "Evaluator",
+    "FitResult",
+    "LoadedRun",
+    "RunExistsError",
+    "Trainer",
+    "build_model",
+    "build_optimizer",
+    "encode",
+    "evaluate_run",
+    "load_run",
+    "load_weights",
+    "model_spec",
+    "objective_value",
+    "predict_frame",
+    "predict_scores",
+    "save_weights",
+    "train_run",
+]

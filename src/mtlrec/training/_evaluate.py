@@ -1,0 +1,156 @@
+"""Whole-split prediction and per-task metrics."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import torch
+
+from mtlrec.config import ObjectiveTerm
+from mtlrec.data import EncodedData, iterate_batches
+from mtlrec.losses import ancestors, task_probabilities
+from mtlrec.metrics import auc, gauc, logloss, mae, mse, rmse
+from mtlrec.models import MultiTaskModel
+
+__all__ = ["ENTIRE_SUFFIX", "Evaluator", "objective_value", "predict_scores"]
+
+logger = logging.getLogger(__name__)
+
+ENTIRE_SUFFIX = "@entire"
+
+Metrics = dict[str, dict[str, float | None]]
+
+
+@torch.no_grad()
+def predict_scores(
+    model: MultiTaskModel, data: EncodedData, batch_size: int
+) -> dict[str, np.ndarray]:
+    """Predict every row of ``data`` in eval mode.
+
+    Returns:
+        ``{task: (N,)}``: the probability for a binary task (conditional on its
+        parent for a child task), the value for a regression task, and for each
+        child task also ``{task}@entire``, its joint probability.
+    """
+    was_training = model.training
+    model.eval()
+    chunks: dict[str, list[torch.Tensor]] = {}
+    for batch in iterate_batches(data, batch_size):
+        outputs = model(batch)
+        conditional, joint = task_probabilities(model.spec, outputs, model.output_space)
+        for k, task in enumerate(model.spec.tasks):
+            score = (
+                conditional[task.name] if task.type == "binary" else outputs[task.name]
+            )
+            chunks.setdefault(task.name, []).append(score)
+            if ancestors(model.spec, k):
+                chunks.setdefault(task.name + ENTIRE_SUFFIX, []).append(
+                    joint[task.name]
+                )
+    model.train(was_training)
+    return {name: torch.cat(parts).float().numpy() for name, parts in chunks.items()}
+
+
+class Evaluator:
+    """Computes per-task metrics over whole splits.
+
+    A binary task gets AUC and logloss (and gAUC when groups are given) on the
+    rows of its sample space; a child task also gets them in the entire space
+    under ``{task}@entire``. A regression task gets MSE, MAE and RMSE. An AUC
+    over one class only is None, with one warning per task and split.
+
+    Args:
+        model: The model (for its task tree).
+    """
+
+    def __init__(self, model: MultiTaskModel) -> None:
+        self.spec = model.spec
+        self._warned: set[tuple[str, str]] = set()
+
+    def metrics(
+        self,
+        scores: dict[str, np.ndarray],
+        labels: np.ndarray,
+        groups: np.ndarray | None = None,
+        split: str = "valid",
+    ) -> Metrics:
+        """Return ``{task: {metric: value}}`` for one split."""
+        result: Metrics = {}
+        for k, task in enumerate(self.spec.tasks):
+            chain = ancestors(self.spec, k)
+            mask = (
+                np.all(labels[:, chain] == 1, axis=1)
+                if chain
+                else np.ones(len(labels), bool)
+            )
+            y, s = labels[mask, k], scores[task.name][mask]
+            g = groups[mask] if groups is not None else None
+            if task.type == "regression":
+                result[task.name] = (
+                    _regression(y, s) if y.size else _nulls("mse", "mae", "rmse")
+                )
+                continue
+            result[task.name] = self._binary(task.name, y, s, g, split)
+            if chain:
+                joint_y = labels[:, k] * np.all(labels[:, chain] == 1, axis=1)
+                name = task.name + ENTIRE_SUFFIX
+                result[name] = self._binary(name, joint_y, scores[name], groups, split)
+        return result
+
+    def _binary(
+        self,
+        name: str,
+        y: np.ndarray,
+        s: np.ndarray,
+        g: np.ndarray | None,
+        split: str,
+    ) -> dict[str, float | None]:
+        if not y.size:
+            self._warn_once(name, split, "has no rows in its sample space")
+            return _nulls("auc", "logloss")
+        values: dict[str, float | None] = {"auc": auc(y, s), "logloss": logloss(y, s)}
+        if values["auc"] is None:
+            self._warn_once(name, split, "has one label class only; its AUC is null")
+        if g is not None:
+            values["gauc"] = gauc(y, s, g)
+        values["positives"] = float(y.sum())
+        values["rows"] = float(y.size)
+        return values
+
+    def _warn_once(self, name: str, split: str, what: str) -> None:
+        if (name, split) not in self._warned:
+            self._warned.add((name, split))
+            logger.warning("Task %s %s on this split. split=%s", name, what, split)
+
+
+def _regression(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
+    return {
+        "mse": mse(y, s),
+        "mae": mae(y, s),
+        "rmse": rmse(y, s),
+        "rows": float(y.size),
+    }
+
+
+def _nulls(*names: str) -> dict[str, float | None]:
+    return dict.fromkeys(names)
+
+
+def objective_value(metrics: Metrics, terms: list[ObjectiveTerm]) -> float | None:
+    """Weighted selection objective, larger is better; None if no term is known.
+
+    Each term adds ``weight * value`` for metrics to maximise and
+    ``-weight * value`` for metrics to minimise; terms whose value is null
+    (e.g. AUC over one class) are left out.
+    """
+    total, known = 0.0, 0
+    for term in terms:
+        value = metrics.get(term.task, {}).get(term.metric)
+        if value is None or math.isnan(value):
+            continue
+        sign = 1.0 if term.direction == "max" else -1.0
+        total += sign * term.weight * value
+        known += 1
+    return total if known else None

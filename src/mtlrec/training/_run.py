@@ -1,0 +1,350 @@
+"""A run directory: train one, load it back, evaluate and predict with it.
+
+Layout of ``RUN_DIR``::
+
+    config.yaml         the validated config (with every default filled in)
+    run.json            data directory, model name, parameter count, versions
+    feature_map.json    fitted encoders, reused by evaluate/predict/serve
+    model.safetensors   best weights (written atomically)
+    history.json        one record per epoch
+    metrics.json        final valid and test metrics (marks a finished run)
+    predictions_test.parquet   test-split scores of the kept model
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+import mtlrec
+from mtlrec.config import RunConfig, TaskConfig, parse_config
+from mtlrec.data import (
+    EncodedData,
+    build_labels,
+    load_splits,
+    read_frame,
+    resolve_data_dir,
+)
+from mtlrec.features import FeatureMap
+from mtlrec.layers import InputSpec
+from mtlrec.losses import MultiTaskLoss
+from mtlrec.models import ModelSpec, MultiTaskModel, TaskSpec, get_model_class
+from mtlrec.training._checkpoint import (
+    load_weights,
+    write_json_atomic,
+    write_text_atomic,
+)
+from mtlrec.training._evaluate import Evaluator, predict_scores
+from mtlrec.training._trainer import Trainer
+
+__all__ = [
+    "LoadedRun",
+    "RunExistsError",
+    "build_model",
+    "encode",
+    "evaluate_run",
+    "load_run",
+    "model_spec",
+    "predict_frame",
+    "train_run",
+]
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS, METRICS, CONFIG, FEATURES = (
+    "model.safetensors",
+    "metrics.json",
+    "config.yaml",
+    "feature_map.json",
+)
+
+
+class RunExistsError(FileExistsError):
+    """The output directory already holds a run."""
+
+
+@dataclass
+class LoadedRun:
+    """A trained run loaded from disk.
+
+    Attributes:
+        path: The run directory.
+        config: Its config.
+        feature_map: Its fitted feature map.
+        model: The model with the best weights, in eval mode.
+        info: The contents of ``run.json``.
+    """
+
+    path: Path
+    config: RunConfig
+    feature_map: FeatureMap
+    model: MultiTaskModel
+    info: dict[str, Any]
+
+
+def model_spec(feature_map: FeatureMap, tasks: list[TaskConfig]) -> ModelSpec:
+    """Build a model's static description from the feature map and tasks."""
+    inputs = InputSpec(
+        feature_map.vocab_sizes, feature_map.embedding_dim, feature_map.num_dense
+    )
+    return ModelSpec(inputs, tuple(TaskSpec(t.name, t.type, t.parent) for t in tasks))
+
+
+def build_model(config: RunConfig, feature_map: FeatureMap) -> MultiTaskModel:
+    """Instantiate the configured model for the fitted inputs."""
+    return get_model_class(config.model.name)(
+        model_spec(feature_map, config.tasks), config.model
+    )
+
+
+def encode(
+    frame: pd.DataFrame,
+    feature_map: FeatureMap,
+    config: RunConfig,
+    where: str,
+    with_labels: bool = True,
+) -> EncodedData:
+    """Encode a frame once into contiguous tensors (labels checked if wanted)."""
+    ids, dense = feature_map.transform(frame, where)
+    labels = (
+        torch.from_numpy(build_labels(frame, config.tasks, where))
+        if with_labels
+        else None
+    )
+    group = config.data.group_column
+    groups = None
+    if group is not None and with_labels:
+        if group not in frame.columns:
+            raise ValueError(f"data.group_column {group!r} is not a column of {where}")
+        groups = frame[group].to_numpy()
+    return EncodedData(torch.from_numpy(ids), torch.from_numpy(dense), labels, groups)
+
+
+def train_run(
+    config: RunConfig,
+    data_dir: str | Path | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Train the configured model and write a run directory.
+
+    Every input is read and checked before the directory is touched, so bad
+    data never leaves a half-written run.
+
+    Args:
+        config: The run config.
+        data_dir: Base folder of relative data paths.
+        out: Run directory (default ``config.output_dir``).
+        overwrite: Replace a directory that already holds a run.
+
+    Returns:
+        The run directory.
+
+    Raises:
+        RunExistsError: ``out`` holds a run and ``overwrite`` is False.
+        FileNotFoundError, ValueError: Bad data or config.
+    """
+    run_dir = Path(out if out is not None else config.output_dir)
+    _check_output(run_dir, overwrite)
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    torch.manual_seed(config.train.seed)
+    np.random.seed(config.train.seed)
+
+    prepared = time.perf_counter()
+    frames = load_splits(config.data, data_dir)
+    reserved = {t.label for t in config.tasks} | _reserved_columns(config)
+    feature_map = FeatureMap.fit(frames["train"], config.features, reserved)
+    data = {
+        name: encode(f, feature_map, config, f"split {name!r}")
+        for name, f in frames.items()
+    }
+    prepare_seconds = time.perf_counter() - prepared
+
+    model = build_model(config, feature_map)
+    num_params = sum(p.numel() for p in model.parameters())
+    logger.info(
+        "Run start. model=%s params=%d rows=%s",
+        config.model.name,
+        num_params,
+        {k: len(v) for k, v in data.items()},
+    )
+    if overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(
+        run_dir / CONFIG,
+        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
+    )
+    feature_map.save(run_dir / FEATURES)
+    info = {
+        "mtlrec_version": mtlrec.__version__,
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "model": config.model.name,
+        "parameters": num_params,
+        "data_dir": str(resolve_data_dir(data_dir).resolve()),
+        "rows": {k: len(v) for k, v in data.items()},
+        "prepare_seconds": prepare_seconds,
+    }
+    write_json_atomic(run_dir / "run.json", info)
+
+    loss = MultiTaskLoss(
+        model.spec, config.tasks, model.output_space, model.child_loss_space
+    )
+    history: list[dict[str, Any]] = []
+
+    def record(epoch: dict[str, Any]) -> None:
+        history.append(epoch)
+        write_json_atomic(run_dir / "history.json", history)
+
+    fit = Trainer(model, loss, config.train, run_dir / WEIGHTS, on_epoch=record).fit(
+        data["train"], data["valid"]
+    )
+    _finish(
+        run_dir,
+        model,
+        config,
+        data,
+        fit.best_epoch,
+        fit.best_objective,
+        fit.seconds,
+        info,
+    )
+    return run_dir
+
+
+def _finish(
+    run_dir: Path,
+    model: MultiTaskModel,
+    config: RunConfig,
+    data: dict[str, EncodedData],
+    best_epoch: int,
+    best_objective: float | None,
+    seconds: float,
+    info: dict[str, Any],
+) -> None:
+    evaluator = Evaluator(model)
+    metrics: dict[str, Any] = {
+        "best_epoch": best_epoch,
+        "valid_objective": best_objective,
+        "train_seconds": seconds,
+    }
+    for split in ("valid", "test"):
+        scores = predict_scores(model, data[split], config.train.eval_batch_size)
+        labels = data[split].labels
+        assert labels is not None  # encoded with labels
+        metrics[split] = evaluator.metrics(
+            scores, labels.numpy(), data[split].groups, split
+        )
+        if split == "test":
+            pd.DataFrame(scores).to_parquet(
+                run_dir / "predictions_test.parquet", index=False
+            )
+    write_json_atomic(run_dir / METRICS, metrics)
+    logger.info("Run finished. dir=%s test=%s", run_dir, _brief(metrics["test"]))
+
+
+def _brief(metrics: dict[str, dict[str, float | None]]) -> str:
+    return " ".join(
+        f"{task}.{name}={value:.4f}"
+        for task, values in metrics.items()
+        for name, value in values.items()
+        if value is not None and name in ("auc", "mse", "gauc")
+    )
+
+
+def _reserved_columns(config: RunConfig) -> set[str]:
+    reserved = set()
+    if config.data.split.method == "column" and config.data.split.column:
+        reserved.add(config.data.split.column)
+    if config.data.group_column:
+        reserved.add(config.data.group_column)
+    return reserved
+
+
+def _check_output(run_dir: Path, overwrite: bool) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunExistsError(f"output {str(run_dir)!r} is a file; choose a directory")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
+        finished = (run_dir / METRICS).exists()
+        what = "a finished run" if finished else "files (an earlier or interrupted run)"
+        raise RunExistsError(
+            f"output directory {str(run_dir)!r} already holds {what}; choose another "
+            "--out or pass --overwrite to replace it"
+        )
+
+
+def load_run(run_dir: str | Path) -> LoadedRun:
+    """Load a run's config, feature map and best weights.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` is not a finished run.
+    """
+    path = Path(run_dir)
+    for name in (CONFIG, FEATURES, WEIGHTS):
+        if not (path / name).is_file():
+            raise FileNotFoundError(
+                f"{str(path)!r} is not a trained run: {name} is missing; pass the "
+                "directory written by `mtlrec train`"
+            )
+    config = parse_config(yaml.safe_load((path / CONFIG).read_text()))
+    feature_map = FeatureMap.load(path / FEATURES)
+    model = build_model(config, feature_map)
+    model.load_state_dict(load_weights(path / WEIGHTS))
+    model.eval()
+    info_path = path / "run.json"
+    info = yaml.safe_load(info_path.read_text()) if info_path.is_file() else {}
+    return LoadedRun(path, config, feature_map, model, info)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    split: str = "test",
+    data: str | Path | None = None,
+    data_dir: str | Path | None = None,
+) -> dict[str, dict[str, float | None]]:
+    """Metrics of a trained run on one of its splits or on a labelled file.
+
+    Args:
+        run_dir: The run directory.
+        split: ``train``, ``valid`` or ``test`` of the run's own data.
+        data: A labelled file in the run's data format; overrides ``split``.
+        data_dir: Base folder of the run's data (default: the one it was
+            trained with).
+    """
+    run = load_run(run_dir)
+    if data is not None:
+        frame = read_frame(run.config.data, str(Path(data).resolve()), Path("."))
+        where = f"file {str(data)!r}"
+    else:
+        if split not in ("train", "valid", "test"):
+            raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+        base = data_dir if data_dir is not None else run.info.get("data_dir")
+        frame = load_splits(run.config.data, base)[split]
+        where = f"split {split!r}"
+    encoded = encode(frame, run.feature_map, run.config, where)
+    assert encoded.labels is not None  # encoded with labels
+    scores = predict_scores(run.model, encoded, run.config.train.eval_batch_size)
+    return Evaluator(run.model).metrics(
+        scores, encoded.labels.numpy(), encoded.groups, split
+    )
+
+
+def predict_frame(
+    run: LoadedRun, frame: pd.DataFrame, where: str = "the data"
+) -> pd.DataFrame:
+    """Score raw rows with a loaded run; one column per task (and ``@entire``)."""
+    encoded = encode(frame, run.feature_map, run.config, where, with_labels=False)
+    scores = predict_scores(run.model, encoded, run.config.train.eval_batch_size)
+    return pd.DataFrame(scores)
