@@ -259,7 +259,14 @@ class ObjectiveTerm(_Section):
 
 
 class TrainConfig(_Section):
-    """The optimisation loop and model selection."""
+    """The optimisation loop and model selection.
+
+    ``sparse_embeddings`` gives the embedding table sparse gradients and
+    updates only the rows a batch touched (lazy Adam through
+    ``torch.optim.SparseAdam``; plain SGD for ``sgd``); weight decay and
+    gradient clipping then apply to the dense parameters only.
+    ``precision: bfloat16`` runs forward and loss under CPU/GPU autocast.
+    """
 
     epochs: int = Field(10, gt=0)
     batch_size: int = Field(1024, gt=0)
@@ -271,6 +278,8 @@ class TrainConfig(_Section):
     objective: list[ObjectiveTerm] = Field(default_factory=list)
     threads: int | None = Field(None, gt=0)
     progress_bar: bool = True
+    sparse_embeddings: bool = False
+    precision: Literal["float32", "bfloat16"] = "float32"
 
 
 def _model_config_from_registry(value: Any) -> ModelConfig:

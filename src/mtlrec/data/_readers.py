@@ -110,16 +110,19 @@ def _census_files(path: Path) -> list[Path]:
 
 
 def _read_census_file(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(
-        path,
-        header=None,
-        sep=",",
-        skipinitialspace=True,
-        na_values=["?"],
-        keep_default_na=False,
-        compression="infer",
-        low_memory=False,
-    )
+    try:
+        frame = pd.read_csv(
+            path,
+            header=None,
+            sep=",",
+            skipinitialspace=True,
+            na_values=["?"],
+            keep_default_na=False,
+            compression="infer",
+            low_memory=False,
+        )
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame()
     if frame.empty:
         raise ValueError(f"census file {str(path)!r} holds no rows")
     if frame.shape[1] != len(CENSUS_COLUMNS):

@@ -53,13 +53,16 @@ class CategoricalEncoder:
     @classmethod
     def fit(cls, column: pd.Series, min_count: int) -> CategoricalEncoder:
         """Learn the vocabulary from a training column (most frequent first)."""
-        counts = canonical_strings(column).value_counts(dropna=True)
-        kept = counts[counts >= min_count]
-        # Sort by count then value so the ids do not depend on row order.
-        order = sorted(
-            zip(kept.index, kept.to_numpy(), strict=True), key=lambda p: (-p[1], p[0])
+        integers = _integer_values(column)
+        keys = (
+            pd.Series(integers) if integers is not None else canonical_strings(column)
         )
-        return cls(str(column.name), [str(v) for v, _ in order], min_count)
+        counts = keys.value_counts(dropna=True)
+        kept = counts[counts >= min_count]
+        # Sort by count, then by value, so ids never depend on row order.
+        frame = pd.DataFrame({"value": kept.index, "count": kept.to_numpy()})
+        frame = frame.sort_values(["count", "value"], ascending=[False, True])
+        return cls(str(column.name), [str(v) for v in frame["value"]], min_count)
 
     @property
     def size(self) -> int:
@@ -68,11 +71,48 @@ class CategoricalEncoder:
 
     def transform(self, column: pd.Series) -> np.ndarray:
         """Return ``(N,)`` int64 ids; unseen and missing values get 0."""
-        index = pd.Index(self.vocabulary)
+        integers = _integer_values(column)
+        index = self._integer_index() if integers is not None else None
+        if integers is not None and index is not None:
+            # Fast path: integer keys looked up without building strings.
+            ids = index.get_indexer(integers.fillna(-(2**62)).to_numpy(np.int64)) + 1
+            ids[integers.isna().to_numpy()] = OOV_ID
+            return ids.astype(np.int64)
         keys = canonical_strings(column)
-        ids = index.get_indexer(keys.fillna("\x00missing").to_numpy(object)) + 1
+        ids = pd.Index(self.vocabulary).get_indexer(
+            keys.fillna("\x00missing").to_numpy(object)
+        )
+        ids = ids + 1
         ids[keys.isna().to_numpy()] = OOV_ID
         return ids.astype(np.int64)
+
+    def _integer_index(self) -> pd.Index | None:
+        # The vocabulary as int64 keys, when every entry is an integer string.
+        cached = self.__dict__.get("_int_index", False)
+        if cached is not False:
+            return cached
+        try:
+            values = [int(v) for v in self.vocabulary]
+            index: pd.Index | None = pd.Index(np.asarray(values, dtype=np.int64))
+            if [str(v) for v in values] != self.vocabulary:
+                index = None
+        except ValueError:
+            index = None
+        self.__dict__["_int_index"] = index
+        return index
+
+
+def _integer_values(column: pd.Series) -> pd.Series | None:
+    """The column as nullable int64 if every present value is integral, else None."""
+    if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        return None
+    if pd.api.types.is_integer_dtype(column):
+        return column.astype("Int64")
+    values = column.astype("float64")
+    present = values.dropna()
+    if not np.all(np.mod(present.to_numpy(), 1) == 0):
+        return None
+    return values.astype("Int64")
 
 
 @dataclass

@@ -19,11 +19,14 @@ class InputSpec:
             included; one entry per field, in the feature map's order.
         embedding_dim: Width ``D`` of every embedding.
         num_dense: Number of dense (numeric) columns.
+        sparse_gradients: Give the fused embedding table sparse gradients
+            (default False).
     """
 
     vocab_sizes: tuple[int, ...]
     embedding_dim: int
     num_dense: int
+    sparse_gradients: bool = False
 
     @property
     def num_fields(self) -> int:
@@ -47,6 +50,8 @@ class FusedEmbedding(nn.Module):
         embedding_dim: Width ``D`` of each embedding.
         sparse: Produce sparse gradients (for row-wise optimiser updates).
     """
+
+    offsets: torch.Tensor
 
     def __init__(
         self, vocab_sizes: tuple[int, ...], embedding_dim: int, sparse: bool = False
@@ -74,18 +79,18 @@ class InputLayer(nn.Module):
     """Embeds categorical ids and concatenates them with the dense columns.
 
     Args:
-        spec: The input sizes.
-        sparse: Sparse embedding gradients (see :class:`FusedEmbedding`).
+        spec: The input sizes (``spec.sparse_gradients`` selects sparse
+            embedding gradients, see :class:`FusedEmbedding`).
 
     Shapes:
         ``categorical (B, F)``, ``dense (B, num_dense)`` -> ``(B, F * D + num_dense)``.
     """
 
-    def __init__(self, spec: InputSpec, sparse: bool = False) -> None:
+    def __init__(self, spec: InputSpec) -> None:
         super().__init__()
         self.spec = spec
         self.embedding = (
-            FusedEmbedding(spec.vocab_sizes, spec.embedding_dim, sparse)
+            FusedEmbedding(spec.vocab_sizes, spec.embedding_dim, spec.sparse_gradients)
             if spec.num_fields
             else None
         )

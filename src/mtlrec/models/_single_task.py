@@ -54,8 +54,8 @@ class SingleTask(MultiTaskModel):
         super().__init__(spec, config)
         self.inputs = nn.ModuleList(InputLayer(spec.inputs) for _ in spec.tasks)
         self.nets = nn.ModuleList(
-            MLP(layer.output_dim, config.hidden_units, config.dropout, output_dim=1)
-            for layer in self.inputs
+            MLP(spec.inputs.flat_dim, config.hidden_units, config.dropout, output_dim=1)
+            for _ in spec.tasks
         )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:

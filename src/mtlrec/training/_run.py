@@ -92,10 +92,15 @@ class LoadedRun:
     info: dict[str, Any]
 
 
-def model_spec(feature_map: FeatureMap, tasks: list[TaskConfig]) -> ModelSpec:
+def model_spec(
+    feature_map: FeatureMap, tasks: list[TaskConfig], sparse_gradients: bool = False
+) -> ModelSpec:
     """Build a model's static description from the feature map and tasks."""
     inputs = InputSpec(
-        feature_map.vocab_sizes, feature_map.embedding_dim, feature_map.num_dense
+        feature_map.vocab_sizes,
+        feature_map.embedding_dim,
+        feature_map.num_dense,
+        sparse_gradients,
     )
     return ModelSpec(inputs, tuple(TaskSpec(t.name, t.type, t.parent) for t in tasks))
 
@@ -103,7 +108,8 @@ def model_spec(feature_map: FeatureMap, tasks: list[TaskConfig]) -> ModelSpec:
 def build_model(config: RunConfig, feature_map: FeatureMap) -> MultiTaskModel:
     """Instantiate the configured model for the fitted inputs."""
     return get_model_class(config.model.name)(
-        model_spec(feature_map, config.tasks), config.model
+        model_spec(feature_map, config.tasks, config.train.sparse_embeddings),
+        config.model,
     )
 
 
@@ -208,9 +214,10 @@ def train_run(
         history.append(epoch)
         write_json_atomic(run_dir / "history.json", history)
 
-    fit = Trainer(model, loss, config.train, run_dir / WEIGHTS, on_epoch=record).fit(
-        data["train"], data["valid"]
-    )
+    trainer = Trainer(model, loss, config.train, run_dir / WEIGHTS, on_epoch=record)
+    fit = trainer.fit(data["train"], data["valid"])
+    # Reuse the trainer's evaluator: a warning already given for a split is
+    # not repeated for the final metrics.
     _finish(
         run_dir,
         model,
@@ -219,7 +226,7 @@ def train_run(
         fit.best_epoch,
         fit.best_objective,
         fit.seconds,
-        info,
+        trainer.evaluator,
     )
     return run_dir
 
@@ -232,9 +239,8 @@ def _finish(
     best_epoch: int,
     best_objective: float | None,
     seconds: float,
-    info: dict[str, Any],
+    evaluator: Evaluator,
 ) -> None:
-    evaluator = Evaluator(model)
     metrics: dict[str, Any] = {
         "best_epoch": best_epoch,
         "valid_objective": best_objective,

@@ -20,23 +20,68 @@ from mtlrec.models import MultiTaskModel
 from mtlrec.training._checkpoint import load_weights, save_weights
 from mtlrec.training._evaluate import Evaluator, objective_value, predict_scores
 
-__all__ = ["FitResult", "Trainer", "build_optimizer"]
+__all__ = ["FitResult", "Optimizers", "Trainer", "build_optimizer", "sparse_parameters"]
 
 logger = logging.getLogger(__name__)
 
 _PROGRESS_EVERY = 20
 
 
-def build_optimizer(
-    model: torch.nn.Module, config: OptimizerConfig
-) -> torch.optim.Optimizer:
-    """Create the optimiser named in ``config`` over the model's parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if config.name == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.name == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+class Optimizers:
+    """Several optimisers stepped together (dense parameters, sparse embeddings).
+
+    Args:
+        optimizers: The optimisers, each over its own parameters.
+    """
+
+    def __init__(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        self.optimizers = optimizers
+
+    def zero_grad(self) -> None:
+        """Drop every gradient."""
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
+
+    def step(self) -> None:
+        """Update every parameter group."""
+        for optimizer in self.optimizers:
+            optimizer.step()
+
+
+def sparse_parameters(model: torch.nn.Module) -> list[torch.Tensor]:
+    """Weights of the model's embedding tables that produce sparse gradients."""
+    return [
+        m.weight
+        for m in model.modules()
+        if isinstance(m, torch.nn.Embedding) and m.sparse and m.weight.requires_grad
+    ]
+
+
+def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> Optimizers:
+    """Create the optimiser named in ``config`` over the model's parameters.
+
+    Embedding tables with sparse gradients get a row-wise optimiser of the
+    same kind (``SparseAdam`` for Adam/AdamW, SGD for SGD) without weight decay.
+    """
+    sparse_ids = {id(p) for p in sparse_parameters(model)}
+    dense = [
+        p for p in model.parameters() if p.requires_grad and id(p) not in sparse_ids
+    ]
+    sparse = [p for p in model.parameters() if id(p) in sparse_ids]
+    kinds = {
+        "adam": torch.optim.Adam,
+        "adamw": torch.optim.AdamW,
+        "sgd": torch.optim.SGD,
+    }
+    optimizers: list[torch.optim.Optimizer] = []
+    if dense:
+        optimizers.append(
+            kinds[config.name](dense, lr=config.lr, weight_decay=config.weight_decay)
+        )
+    if sparse:
+        row_wise = torch.optim.SGD if config.name == "sgd" else torch.optim.SparseAdam
+        optimizers.append(row_wise(sparse, lr=config.lr))
+    return Optimizers(optimizers)
 
 
 @dataclass
@@ -82,6 +127,15 @@ class Trainer:
         self.on_epoch = on_epoch
         self.evaluator = Evaluator(model)
         self.optimizer = build_optimizer(model, config.optimizer)
+        sparse_ids = {id(p) for p in sparse_parameters(model)}
+        self._dense_parameters = [
+            p for p in model.parameters() if id(p) not in sparse_ids
+        ]
+
+    def _autocast(self) -> torch.autocast:
+        device = next(self.model.parameters()).device.type
+        enabled = self.config.precision == "bfloat16"
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=enabled)
 
     def fit(self, train: EncodedData, valid: EncodedData) -> FitResult:
         """Run the epochs; the best weights are restored into the model at the end."""
@@ -138,12 +192,13 @@ class Trainer:
         )
         for batch in bar:
             assert batch.labels is not None  # checked in fit
-            loss, per_task = self.loss(self.model(batch), batch.labels)
-            self.optimizer.zero_grad(set_to_none=True)
+            with self._autocast():
+                loss, per_task = self.loss(self.model(batch), batch.labels)
+            self.optimizer.zero_grad()
             loss.backward()
             if self.config.grad_clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(
-                    self.model.parameters(), self.config.grad_clip_norm
+                    self._dense_parameters, self.config.grad_clip_norm
                 )
             self.optimizer.step()
             total_sum += loss.detach()
