@@ -123,13 +123,13 @@ def evaluate(
 def predict(run_dir: str, data: str, out: str) -> None:
     """Score the rows of a file with the run in RUN_DIR."""
     from mtlrec import load_run, predict
-    from mtlrec.data import read_frame
+    from mtlrec.data import read_rows_file
 
     target = Path(out)
     if target.suffix not in (".csv", ".parquet"):
         raise click.UsageError(f"--out must end in .csv or .parquet, got {out!r}")
     run = load_run(run_dir)
-    frame = read_frame(run.config.data, str(Path(data).resolve()), Path("."))
+    frame = read_rows_file(run.config.data, data)
     scores = predict(run, frame)
     if target.suffix == ".parquet":
         scores.to_parquet(target, index=False)

@@ -6,6 +6,7 @@ from mtlrec.data._load import (
     DATA_DIR_VARIABLE,
     load_splits,
     read_frame,
+    read_rows_file,
     resolve_data_dir,
 )
 from mtlrec.data._readers import CENSUS_COLUMNS, read_census_income, read_table
@@ -22,6 +23,7 @@ __all__ = [
     "mmoe_synthetic",
     "read_census_income",
     "read_frame",
+    "read_rows_file",
     "read_table",
     "resolve_data_dir",
 ]

@@ -13,7 +13,7 @@ from mtlrec.config import SPLITS, DataConfig
 from mtlrec.data._readers import read_census_income, read_table
 from mtlrec.data._synthetic import mmoe_synthetic
 
-__all__ = ["load_splits", "read_frame", "resolve_data_dir"]
+__all__ = ["load_splits", "read_frame", "read_rows_file", "resolve_data_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,20 @@ def read_frame(config: DataConfig, relative: str, data_dir: Path) -> pd.DataFram
     if config.format == "synthetic":
         raise ValueError("data.format 'synthetic' reads no files")
     return read_table(path, config.format, config.csv_separator)
+
+
+def read_rows_file(config: DataConfig, path: str | Path) -> pd.DataFrame:
+    """Read a file of rows to score or evaluate with a trained run.
+
+    ``.csv`` and ``.parquet`` files are read by their suffix; any other file is
+    read in the run's own data format (e.g. an original census file).
+    """
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return read_table(path, "parquet")
+    if path.suffix == ".csv" or config.format in ("synthetic", "parquet"):
+        return read_table(path, "csv", config.csv_separator)
+    return read_frame(config, str(path.resolve()), Path("."))
 
 
 def load_splits(

@@ -32,7 +32,7 @@ from mtlrec.data import (
     EncodedData,
     build_labels,
     load_splits,
-    read_frame,
+    read_rows_file,
     resolve_data_dir,
 )
 from mtlrec.features import FeatureMap
@@ -331,7 +331,7 @@ def evaluate_run(
     """
     run = load_run(run_dir)
     if data is not None:
-        frame = read_frame(run.config.data, str(Path(data).resolve()), Path("."))
+        frame = read_rows_file(run.config.data, data)
         where = f"file {str(data)!r}"
     else:
         if split not in ("train", "valid", "test"):

@@ -1,0 +1,134 @@
+"""Tests of ExpertBank, Gates, mix and TaskTowers against plain modules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mtlrec.layers import MLP, ExpertBank, Gates, TaskTowers, mix
+
+
+def reference_experts(bank: ExpertBank) -> list[nn.Sequential]:
+    """E separate Linear+ReLU stacks holding the bank's weights."""
+    experts = []
+    for e in range(bank.num_experts):
+        layers: list[nn.Module] = []
+        for weight, bias in zip(bank.weights, bank.biases, strict=True):
+            linear = nn.Linear(weight.shape[1], weight.shape[2])
+            with torch.no_grad():
+                linear.weight.copy_(weight[e].T)
+                linear.bias.copy_(bias[e, 0])
+            layers += [linear, nn.ReLU()]
+        experts.append(nn.Sequential(*layers))
+    return experts
+
+
+@pytest.mark.parametrize("hidden_units", [[8], [8, 5], [6, 4, 3]])
+def test_expert_bank_equals_independent_mlps(hidden_units):
+    torch.manual_seed(0)
+    bank = ExpertBank(input_dim=7, num_experts=3, hidden_units=hidden_units)
+    x = torch.randn(4, 7)
+
+    out = bank(x)
+
+    assert out.shape == (4, 3, hidden_units[-1])
+    for e, expert in enumerate(reference_experts(bank)):
+        torch.testing.assert_close(out[:, e], expert(x))
+
+
+def test_expert_bank_init_bounds_and_gradients():
+    bank = ExpertBank(input_dim=16, num_experts=2, hidden_units=[4])
+    bound = 1 / 16**0.5
+
+    bank(torch.randn(4, 16)).sum().backward()
+
+    assert bank.weights[0].abs().max() <= bound
+    assert bank.output_dim == 4
+    assert all(p.grad is not None for p in bank.parameters())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_experts": 0, "hidden_units": [4]}, r"num_experts must be > 0, got 0"),
+        ({"num_experts": 2, "hidden_units": []}, r"non-empty list of widths"),
+        ({"num_experts": 2, "hidden_units": [4, 0]}, r"got \[4, 0\]"),
+    ],
+)
+def test_expert_bank_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ExpertBank(input_dim=3, **kwargs)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_gates_are_softmax_of_linear_maps(bias):
+    torch.manual_seed(1)
+    gates = Gates(input_dim=5, num_gates=2, num_experts=3, bias=bias)
+    x = torch.randn(4, 5)
+
+    weights = gates(x)
+
+    assert weights.shape == (4, 2, 3)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(4, 2))
+    assert (gates.linear.bias is not None) is bias
+    for k in range(2):
+        rows = gates.linear.weight[k * 3 : (k + 1) * 3]
+        logits = x @ rows.T
+        if bias:
+            logits = logits + gates.linear.bias[k * 3 : (k + 1) * 3]
+        torch.testing.assert_close(weights[:, k], torch.softmax(logits, dim=-1))
+
+
+def test_mix_is_a_weighted_sum_of_experts():
+    gates = torch.tensor([[[0.25, 0.75]], [[1.0, 0.0]]])  # (B=2, K=1, E=2)
+    experts = torch.tensor(
+        [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]
+    )  # (B, E, H)
+
+    out = mix(gates, experts)
+
+    torch.testing.assert_close(out, torch.tensor([[[2.5, 3.5]], [[5.0, 6.0]]]))
+
+
+def reference_towers(towers: TaskTowers, num_tasks: int, hidden_units):
+    """K separate MLPs (hidden ReLU layers, one output) with the towers' weights."""
+    mlps = []
+    for k in range(num_tasks):
+        mlp = MLP(towers.weights[0].shape[1], hidden_units, output_dim=1)
+        linears = [m for m in mlp.net if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for linear, weight, bias in zip(
+                linears, towers.weights, towers.biases, strict=True
+            ):
+                linear.weight.copy_(weight[k].T)
+                linear.bias.copy_(bias[k, 0])
+        mlps.append(mlp)
+    return mlps
+
+
+@pytest.mark.parametrize("hidden_units", [[], [5], [6, 3]])
+def test_task_towers_equal_separate_mlps(hidden_units):
+    torch.manual_seed(2)
+    towers = TaskTowers(input_dim=8, num_tasks=3, hidden_units=hidden_units)
+    x = torch.randn(4, 3, 8)
+
+    out = towers(x)
+
+    assert out.shape == (4, 3)
+    for k, mlp in enumerate(reference_towers(towers, 3, hidden_units)):
+        torch.testing.assert_close(out[:, k], mlp(x[:, k]).squeeze(-1))
+
+
+def test_task_towers_dropout_only_in_training():
+    towers = TaskTowers(input_dim=8, num_tasks=2, hidden_units=[16], dropout=0.5)
+    x = torch.randn(4, 2, 8)
+
+    towers.eval()
+    first, second = towers(x), towers(x)
+    towers.train()
+    torch.manual_seed(0)
+    noisy = towers(x)
+
+    torch.testing.assert_close(first, second)
+    assert not torch.allclose(first, noisy)
