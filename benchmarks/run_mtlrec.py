@@ -97,8 +97,9 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.manual_seed(args.seed)
     model = build_model(config, feature_map)
-    loss = MultiTaskLoss(model.spec, config.tasks, model.output_space,
-                         model.child_loss_space)
+    loss = MultiTaskLoss(
+        model.spec, config.tasks, model.output_space, model.child_loss_space
+    )
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(model, loss, config.train, Path(tmp) / "w.safetensors")
         fit = trainer.fit(data["train"], data["valid"])
@@ -110,7 +111,7 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
 
     test = frames["test"]
     aucs = {}
-    for k, task in enumerate(config.tasks):
+    for task in config.tasks:
         # Child tasks are scored on all rows (CTCVR), as the peers report them.
         key = task.name + "@entire" if task.parent else task.name
         target = test[task.label].to_numpy()

@@ -75,8 +75,12 @@ def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> Optimize
     }
     optimizers: list[torch.optim.Optimizer] = []
     if dense:
+        # Adam's fused kernel updates every tensor in one pass (CPU and GPU).
+        fused = {"fused": True} if config.name in ("adam", "adamw") else {}
         optimizers.append(
-            kinds[config.name](dense, lr=config.lr, weight_decay=config.weight_decay)
+            kinds[config.name](
+                dense, lr=config.lr, weight_decay=config.weight_decay, **fused
+            )
         )
     if sparse:
         row_wise = torch.optim.SGD if config.name == "sgd" else torch.optim.SparseAdam
