@@ -23,7 +23,7 @@ ENTIRE_SUFFIX = "@entire"
 Metrics = dict[str, dict[str, float | None]]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_scores(
     model: MultiTaskModel, data: EncodedData, batch_size: int
 ) -> dict[str, np.ndarray]:
