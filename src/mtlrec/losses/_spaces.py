@@ -12,9 +12,19 @@ import torch
 
 from mtlrec.models import ModelSpec
 
-__all__ = ["ancestors", "joint_labels", "sample_mask", "task_probabilities"]
+__all__ = [
+    "ENTIRE_SUFFIX",
+    "ancestors",
+    "joint_labels",
+    "prediction_names",
+    "sample_mask",
+    "task_predictions",
+    "task_probabilities",
+]
 
 _EPS = 1e-7
+
+ENTIRE_SUFFIX = "@entire"
 
 
 def ancestors(spec: ModelSpec, k: int) -> list[int]:
@@ -76,6 +86,48 @@ def task_probabilities(
                 0.0, 1.0
             )
     return conditional, joint
+
+
+def prediction_names(spec: ModelSpec) -> list[str]:
+    """Names of the quantities :func:`task_predictions` returns, in its order.
+
+    Every task in task order, each binary child task followed by
+    ``{task}@entire``.
+    """
+    names = []
+    for k, task in enumerate(spec.tasks):
+        names.append(task.name)
+        if task.type == "binary" and ancestors(spec, k):
+            names.append(task.name + ENTIRE_SUFFIX)
+    return names
+
+
+def task_predictions(
+    spec: ModelSpec, outputs: dict[str, torch.Tensor], output_space: str
+) -> dict[str, torch.Tensor]:
+    """Turn raw model outputs into the quantities a prediction reports.
+
+    A binary task gives its probability (conditional on its parent for a child
+    task), a regression task its value, and each child task also gives
+    ``{task}@entire``, its joint probability over the entire space (binary
+    children only: a regression child has no joint probability).
+
+    Args:
+        spec: The model's tasks.
+        outputs: ``{task: (B,) logit or value}`` as returned by the model.
+        output_space: What a child's logit means, ``"conditional"`` or ``"joint"``.
+
+    Returns:
+        ``{name: (B,)}`` in the order of :func:`prediction_names`.
+    """
+    conditional, joint = task_probabilities(spec, outputs, output_space)
+    result: dict[str, torch.Tensor] = {}
+    for k, task in enumerate(spec.tasks):
+        binary = task.type == "binary"
+        result[task.name] = conditional[task.name] if binary else outputs[task.name]
+        if binary and ancestors(spec, k):
+            result[task.name + ENTIRE_SUFFIX] = joint[task.name]
+    return result
 
 
 def _joint_of(

@@ -10,15 +10,13 @@ import torch
 
 from mtlrec.config import ObjectiveTerm
 from mtlrec.data import EncodedData, iterate_batches
-from mtlrec.losses import ancestors, task_probabilities
+from mtlrec.losses import ENTIRE_SUFFIX, ancestors, task_predictions
 from mtlrec.metrics import auc, gauc, logloss, mae, mse, rmse
 from mtlrec.models import MultiTaskModel
 
 __all__ = ["ENTIRE_SUFFIX", "Evaluator", "objective_value", "predict_scores"]
 
 logger = logging.getLogger(__name__)
-
-ENTIRE_SUFFIX = "@entire"
 
 Metrics = dict[str, dict[str, float | None]]
 
@@ -38,17 +36,9 @@ def predict_scores(
     model.eval()
     chunks: dict[str, list[torch.Tensor]] = {}
     for batch in iterate_batches(data, batch_size):
-        outputs = model(batch)
-        conditional, joint = task_probabilities(model.spec, outputs, model.output_space)
-        for k, task in enumerate(model.spec.tasks):
-            score = (
-                conditional[task.name] if task.type == "binary" else outputs[task.name]
-            )
-            chunks.setdefault(task.name, []).append(score)
-            if ancestors(model.spec, k):
-                chunks.setdefault(task.name + ENTIRE_SUFFIX, []).append(
-                    joint[task.name]
-                )
+        predictions = task_predictions(model.spec, model(batch), model.output_space)
+        for name, values in predictions.items():
+            chunks.setdefault(name, []).append(values)
     model.train(was_training)
     return {name: torch.cat(parts).float().numpy() for name, parts in chunks.items()}
 
