@@ -92,6 +92,21 @@ class MultiTaskModel(nn.Module):
         """Return ``{task: (B,) logit or value}``."""
         raise NotImplementedError
 
+    def export_module(self) -> nn.Module:
+        """Return the module that export and serving run, without training-only parts.
+
+        The returned module keeps this model's contract (a :class:`Batch` in,
+        ``{task: (B,)}`` out, the same meaning per task) but holds only what
+        inference needs. A model with parts used only in training (a shallow
+        position-bias tower, auxiliary heads) overrides this; the default is
+        the model itself. The caller puts the result in eval mode, so dropout
+        is off either way.
+
+        Returns:
+            An ``nn.Module`` mapping a batch to per-task outputs.
+        """
+        return self
+
     def outputs_from_matrix(self, matrix: torch.Tensor) -> dict[str, torch.Tensor]:
         """Split a ``(B, K)`` output matrix into ``{task: (B,)}`` in task order."""
         return {name: matrix[:, k] for k, name in enumerate(self.spec.task_names)}
