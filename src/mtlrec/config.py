@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +37,8 @@ __all__ = [
     "ObjectiveTerm",
     "OptimizerConfig",
     "RunConfig",
+    "ScoreConfig",
+    "ServingConfig",
     "SplitConfig",
     "SyntheticConfig",
     "TaskConfig",
@@ -282,6 +285,43 @@ class TrainConfig(_Section):
     precision: Literal["float32", "bfloat16"] = "float32"
 
 
+class ScoreConfig(_Section):
+    """The fused ranking score the server returns beside the per-task predictions.
+
+    ``weighted_product``: ``prod_k max(p_k, 1e-12) ** w_k``; ``weighted_sum``:
+    ``sum_k w_k * p_k``. ``p_k`` is a prediction the run reports: a task's
+    probability or value, or ``{task}@entire`` for a binary child task.
+    Empty ``weights`` means weight 1 for every task (not the ``@entire`` ones).
+    """
+
+    type: Literal["weighted_product", "weighted_sum"] = "weighted_product"
+    weights: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("weights")
+    @classmethod
+    def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: w for k, w in value.items() if not math.isfinite(w)}
+        if bad:
+            raise ValueError(f"score weights must be finite numbers, got {bad!r}")
+        return value
+
+
+class ServingConfig(_Section):
+    """How ``mtlrec serve`` scores requests.
+
+    Args:
+        score: The fused ranking score (default: product of every task's
+            prediction, weight 1 each).
+        max_batch_rows: Most rows one request may hold (default 1024).
+        max_body_bytes: Largest request body in bytes (default 4 MiB); a
+            larger one is refused with status 413.
+    """
+
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
+    max_batch_rows: int = Field(1024, gt=0)
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+
+
 def _model_config_from_registry(value: Any) -> ModelConfig:
     # Imported here: the registry imports model modules, which import config.
     from mtlrec.models import get_model_config_class
@@ -308,6 +348,7 @@ class RunConfig(_Section):
     tasks: Annotated[list[TaskConfig], Field(min_length=1)]
     model: SerializeAsAny[ModelConfig]
     train: TrainConfig = Field(default_factory=TrainConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
     output_dir: str = "runs/run"
 
     @field_validator("model", mode="before")
@@ -337,7 +378,23 @@ class RunConfig(_Section):
         for task in self.tasks:
             _check_acyclic(task.name, by_name)
         self._default_objective(names)
+        self._check_score_weights(names)
         return self
+
+    def _check_score_weights(self, names: list[str]) -> None:
+        # Imported here: mtlrec.losses imports the models, which import config.
+        from mtlrec.losses import ENTIRE_SUFFIX
+
+        valid = list(names)
+        for task in self.tasks:
+            if task.parent is not None and task.type == "binary":
+                valid.append(task.name + ENTIRE_SUFFIX)
+        unknown = sorted(set(self.serving.score.weights) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"serving.score.weights names {unknown!r}, which the model does not "
+                f"predict; valid names are {valid!r}"
+            )
 
     def _default_objective(self, names: list[str]) -> None:
         if not self.train.objective:
