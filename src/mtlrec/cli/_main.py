@@ -1,4 +1,4 @@
-"""``mtlrec`` commands: train, evaluate, predict, models."""
+"""``mtlrec`` commands: train, evaluate, predict, export, serve, models."""
 
 from __future__ import annotations
 
@@ -139,6 +139,113 @@ def predict(run_dir: str, data: str, out: str) -> None:
 
 
 @cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["onnx", "torchscript"]),
+    default="onnx",
+    show_default=True,
+    help="File format of the exported graph.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="File to write.",
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Rows to verify on (default: the run's test split).",
+)
+@click.option(
+    "--verify-rows",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="How many rows to compare with the PyTorch model.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0.0),
+    default=1e-5,
+    show_default=True,
+    help="Largest absolute difference accepted.",
+)
+@click.pass_context
+def export(
+    ctx: click.Context,
+    run_dir: str,
+    fmt: str,
+    out: str,
+    data: str | None,
+    verify_rows: int,
+    tolerance: float,
+) -> None:
+    """Export the run in RUN_DIR to ONNX or TorchScript, checked on real rows."""
+    from mtlrec import load_run
+    from mtlrec.data import read_frame
+    from mtlrec.export import export_run
+
+    if not ctx.obj.debug:
+        # The exporters log each graph pass and absent optional packages.
+        logging.getLogger("onnx_ir").setLevel(logging.WARNING)
+        logging.getLogger("onnxscript").setLevel(logging.WARNING)
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    run = load_run(run_dir)
+    frame = (
+        read_frame(run.config.data, str(Path(data).resolve()), Path("."))
+        if data is not None
+        else None
+    )
+    report = export_run(run, out, fmt, frame, verify_rows, tolerance)
+    outputs = ", ".join(
+        f"{k} ({v})" if k != v else k for k, v in report.outputs.items()
+    )
+    click.echo(f"wrote {report.format} to {report.path}")
+    click.echo(f"inputs: {', '.join(report.inputs)}; outputs: {outputs}")
+    click.echo(
+        f"verified on {report.rows} rows: max abs diff {report.max_abs_diff:.3g}"
+    )
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; the default serves this machine only.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="PyTorch threads for scoring (default: PyTorch's choice).",
+)
+@click.option("--access-log", is_flag=True, help="Log every request.")
+def serve(
+    run_dir: str, host: str, port: int, threads: int | None, access_log: bool
+) -> None:
+    """Serve the run in RUN_DIR over HTTP (POST /predict, GET /health, /metadata)."""
+    from mtlrec.serving import serve as run_server
+
+    level = logging.getLogger("mtlrec").getEffectiveLevel()
+    run_server(
+        run_dir,
+        host=host,
+        port=port,
+        threads=threads,
+        access_log=access_log,
+        log_level=logging.getLevelName(level).lower(),
+    )
+
+
+@cli.command()
 def models() -> None:
     """List the registered models and the paper each follows."""
     from mtlrec.models import list_models
@@ -184,6 +291,7 @@ def main() -> None:
         FileNotFoundError,
         FileExistsError,
         NotImplementedError,
+        ImportError,
     ) as exc:
         if debug:
             raise

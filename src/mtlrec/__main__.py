@@ -1,0 +1,5 @@
+"""Run the command line with ``python -m mtlrec``."""
+
+from mtlrec.cli import main
+
+main()
