@@ -3,12 +3,10 @@
 import json
 import math
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from mtlrec.features import CategoricalEncoder, FeatureMap, NumericEncoder
-from mtlrec.serving import RequestError, parse_rows, rows_to_frame
+from mtlrec.serving import RequestError, check_rows, parse_rows
 
 FEATURES = FeatureMap(
     [CategoricalEncoder("city", ["paris", "lyon"]), CategoricalEncoder("year", ["94"])],
@@ -45,35 +43,17 @@ def test_parse_rows_refuses(body, status, field, message):
     assert error.to_json() == {"error": {"message": error.message, "field": field}}
 
 
-def test_rows_to_frame_keeps_raw_values_and_fills_numerics():
+def test_check_rows_keeps_features_only_and_fills_numerics():
     rows = [
         {"city": "paris", "year": 94, "age": 30, "label": 1},
         {"city": None, "year": 94.0, "age": None},
-        {"city": "rome", "year": 95},
+        {"city": "rome", "year": "95"},
     ]
-    frame = rows_to_frame(rows, FEATURES)
-    assert list(frame.columns) == ["city", "year", "age"]
-    assert frame["age"].iloc[0] == 30.0
-    assert np.isnan(frame["age"].iloc[1]) and np.isnan(frame["age"].iloc[2])
-
-    ids, dense = FEATURES.transform(frame)
-    # paris is id 1; null and the unseen "rome" are the OOV id 0; 94 and 94.0
-    # are one key. Missing ages become the fill 38: (38 - 40) / 10 = -0.2.
-    assert ids.tolist() == [[1, 1], [0, 1], [0, 0]]
-    np.testing.assert_allclose(dense, [[-1.0, 0.0], [-0.2, 1.0], [-0.2, 1.0]])
-
-
-def test_rows_to_frame_encodes_like_a_file_frame():
-    rows = [{"city": "lyon", "year": 94, "age": 52.5}, {"city": "x", "year": None}]
-    from_file = pd.DataFrame(
-        {"city": ["lyon", "x"], "year": [94, math.nan], "age": [52.5, math.nan]}
-    )
-    for got, want in zip(
-        FEATURES.transform(rows_to_frame(rows, FEATURES)),
-        FEATURES.transform(from_file),
-        strict=True,
-    ):
-        np.testing.assert_array_equal(got, want)
+    checked = check_rows(rows, FEATURES)
+    assert checked[0] == {"city": "paris", "year": 94, "age": 30.0}
+    assert checked[1]["year"] == 94 and isinstance(checked[1]["year"], int)
+    assert checked[2]["year"] == "95"
+    assert math.isnan(checked[1]["age"]) and math.isnan(checked[2]["age"])
 
 
 @pytest.mark.parametrize(
@@ -112,8 +92,8 @@ def test_rows_to_frame_encodes_like_a_file_frame():
         ),
     ],
 )
-def test_rows_to_frame_refuses(row, field, message):
+def test_check_rows_refuses(row, field, message):
     with pytest.raises(RequestError, match=message) as info:
-        rows_to_frame([row], FEATURES)
+        check_rows([row], FEATURES)
     assert (info.value.status, info.value.field) == (422, field)
     assert len(info.value.message) < 200

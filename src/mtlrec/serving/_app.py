@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "`pip install 'mtlrec[serve]'`"
     ) from None
 
+from mtlrec.serving._batcher import MicroBatcher
 from mtlrec.serving._requests import RequestError
 from mtlrec.serving._scorer import Scorer
 from mtlrec.training import LoadedRun, load_run
@@ -27,6 +30,10 @@ from mtlrec.training import LoadedRun, load_run
 __all__ = ["create_app", "serve"]
 
 logger = logging.getLogger(__name__)
+
+# Bodies up to this size are parsed on the event loop (well under a
+# millisecond); larger ones in a worker thread, so they do not stall it.
+_INLINE_PARSE_BYTES = 64 * 1024
 
 
 def create_app(run: str | Path | LoadedRun) -> FastAPI:
@@ -45,7 +52,16 @@ def create_app(run: str | Path | LoadedRun) -> FastAPI:
     loaded = run if isinstance(run, LoadedRun) else load_run(run)
     scorer = Scorer(loaded)
     limit = scorer.config.max_body_bytes
+    batcher = MicroBatcher(scorer.score_rows, scorer.config.max_batch_rows)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="mtlrec",
         version=scorer.metadata()["version"]["mtlrec"],
         summary=f"{loaded.config.model.name} run {loaded.path.name}",
@@ -72,10 +88,14 @@ def create_app(run: str | Path | LoadedRun) -> FastAPI:
     @app.post("/predict")
     async def predict(request: Request) -> JSONResponse:
         body = await _read_body(request, limit)
-        # Encoding and the forward pass run in a worker thread; the event loop
-        # keeps accepting requests meanwhile.
-        result = await run_in_threadpool(scorer.score_body, body)
-        return JSONResponse(result)
+        if len(body) > _INLINE_PARSE_BYTES:
+            rows = await run_in_threadpool(scorer.parse, body)
+        else:
+            rows = scorer.parse(body)
+        # Encoding and the forward pass run in a worker thread, joined with
+        # other waiting requests; the event loop keeps accepting meanwhile.
+        scores = await batcher.submit(rows)
+        return JSONResponse(scorer.response(scores))
 
     return app
 

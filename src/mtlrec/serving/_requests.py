@@ -5,8 +5,8 @@ feature of the run must be present in every row; its value is a string, a
 number, a boolean or null (null and unseen values get the out-of-vocabulary
 id). A numeric feature may be omitted or null (both become the training fill
 value); when given it is a finite number. Keys that are not features (labels,
-ids) are ignored. The frame is then encoded by the run's own
-:class:`~mtlrec.features.FeatureMap`, exactly as in training.
+ids) are ignored. The rows are then encoded with the run's own
+:class:`~mtlrec.features.FeatureMap` (see :class:`RowEncoder`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ import json
 import math
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from mtlrec.features import FeatureMap
 
-__all__ = ["RequestError", "parse_rows", "rows_to_frame"]
+__all__ = ["RequestError", "check_rows", "parse_rows"]
 
 _ABSENT = object()
 _CATEGORICAL_TYPES = (str, int, float, bool, type(None))
@@ -103,54 +100,55 @@ def parse_rows(body: bytes, max_rows: int) -> list[dict[str, Any]]:
     return rows
 
 
-def rows_to_frame(rows: list[dict[str, Any]], feature_map: FeatureMap) -> pd.DataFrame:
-    """Collect the feature columns of validated rows into a raw frame.
+def check_rows(
+    rows: list[dict[str, Any]], feature_map: FeatureMap
+) -> list[dict[str, Any]]:
+    """Check every feature value of parsed rows and keep only the features.
 
     Args:
         rows: Row objects from :func:`parse_rows`.
         feature_map: The run's feature map (which features exist, of what kind).
 
     Returns:
-        One column per feature, values as sent (missing numerics as NaN), for
-        :meth:`FeatureMap.transform`.
+        One dict per row holding exactly the feature keys: categorical values
+        as sent (an integral float becomes an int, as the feature map would key
+        it), numeric values as floats with NaN for omitted or null ones.
 
     Raises:
         RequestError: 422 for a missing categorical feature or a value of the
             wrong type (an object or list anywhere, a string or boolean for a
             numeric feature, a non-finite number).
     """
-    columns: dict[str, pd.Series] = {}
-    for categorical in feature_map.categorical:
-        columns[categorical.name] = _categorical_column(rows, categorical.name)
-    for numeric in feature_map.numeric:
-        values = [
-            _number(row.get(numeric.name), numeric.name, i)
-            for i, row in enumerate(rows)
-        ]
-        columns[numeric.name] = pd.Series(np.array(values, np.float64))
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+    categorical = [e.name for e in feature_map.categorical]
+    numeric = [e.name for e in feature_map.numeric]
+    checked = []
+    for i, row in enumerate(rows):
+        values = {name: _category(row, name, i) for name in categorical}
+        for name in numeric:
+            values[name] = _number(row.get(name), name, i)
+        checked.append(values)
+    return checked
 
 
-def _categorical_column(rows: list[dict[str, Any]], name: str) -> pd.Series:
-    values = [row.get(name, _ABSENT) for row in rows]
-    for i, value in enumerate(values):
-        if value is _ABSENT:
-            raise RequestError(
-                422,
-                f"row {i} lacks the categorical feature {name!r}; every row needs "
-                "it (send null for an unknown value)",
-                f"rows[{i}].{name}",
-            )
-        if not isinstance(value, _CATEGORICAL_TYPES):
-            raise RequestError(
-                422,
-                f"categorical feature {name!r} must be a string, number, boolean "
-                f"or null, got {_kind(value)}",
-                f"rows[{i}].{name}",
-            )
-    # pandas infers the column type as a file reader would (ints stay ints), so
-    # the feature map turns values into the same vocabulary keys as in training.
-    return pd.Series(values)
+def _category(row: dict[str, Any], name: str, index: int) -> Any:
+    value = row.get(name, _ABSENT)
+    if value is _ABSENT:
+        raise RequestError(
+            422,
+            f"row {index} lacks the categorical feature {name!r}; every row needs "
+            "it (send null for an unknown value)",
+            f"rows[{index}].{name}",
+        )
+    if not isinstance(value, _CATEGORICAL_TYPES):
+        raise RequestError(
+            422,
+            f"categorical feature {name!r} must be a string, number, boolean or "
+            f"null, got {_kind(value)}",
+            f"rows[{index}].{name}",
+        )
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _number(value: Any, name: str, row: int) -> float:

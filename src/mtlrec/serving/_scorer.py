@@ -7,23 +7,29 @@ import logging
 import platform
 from typing import Any
 
+import numpy as np
 import torch
 
 import mtlrec
+from mtlrec.data import EncodedData
 from mtlrec.losses import prediction_names
-from mtlrec.serving._requests import parse_rows, rows_to_frame
+from mtlrec.serving._encoding import RowEncoder
+from mtlrec.serving._requests import check_rows, parse_rows
 from mtlrec.serving._score import fuse_scores, score_weights
-from mtlrec.training import LoadedRun, encode, predict_scores
+from mtlrec.training import LoadedRun, predict_scores
 
 __all__ = ["Scorer"]
 
 logger = logging.getLogger(__name__)
 
+SCORE = "score"
+
 
 class Scorer:
     """Turns request bodies into predictions and fused scores for one run.
 
-    Preprocessing is the run's own feature map and prediction is
+    Preprocessing is the run's own feature map (through :class:`RowEncoder`,
+    which gives the same arrays as ``FeatureMap.transform``) and prediction is
     :func:`~mtlrec.training.predict_scores`, the code behind ``mtlrec
     predict``, so the service returns the same numbers.
 
@@ -36,37 +42,57 @@ class Scorer:
         self.config = run.config.serving
         self.task_names = [t.name for t in run.config.tasks]
         self.prediction_names = prediction_names(run.model.spec)
+        self.encoder = RowEncoder(run.feature_map)
         metrics_path = run.path / "metrics.json"
         self.metrics = (
             json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
         )
 
-    def score_body(self, body: bytes) -> dict[str, Any]:
-        """Score a raw ``POST /predict`` body.
-
-        Returns:
-            ``{"predictions": {name: [B floats]}, "score": [B floats]}``.
+    def parse(self, body: bytes) -> list[dict[str, Any]]:
+        """Parse and check a raw ``POST /predict`` body into feature rows.
 
         Raises:
             RequestError: The body is malformed or breaks a rule.
         """
         rows = parse_rows(body, self.config.max_batch_rows)
-        frame = rows_to_frame(rows, self.run.feature_map)
-        encoded = encode(
-            frame, self.run.feature_map, self.run.config, "the request", False
-        )
-        predictions = predict_scores(
+        return check_rows(rows, self.run.feature_map)
+
+    def score_rows(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        """Predict checked rows; returns every prediction and ``score``.
+
+        Returns:
+            ``{prediction name: (B,)}`` as ``mtlrec predict`` gives them, plus
+            ``{"score": (B,)}``, the fused ranking score.
+        """
+        ids, dense = self.encoder.encode(rows)
+        encoded = EncodedData(torch.from_numpy(ids), torch.from_numpy(dense))
+        scores = predict_scores(
             self.run.model, encoded, self.run.config.train.eval_batch_size
         )
-        fused = fuse_scores(predictions, self.config.score, self.task_names)
-        logger.debug("Scored a request. rows=%d", len(rows))
+        scores[SCORE] = fuse_scores(scores, self.config.score, self.task_names)
+        return scores
+
+    def response(self, scores: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The JSON body for scores from :meth:`score_rows`.
+
+        Returns:
+            ``{"predictions": {name: [B floats]}, "score": [B floats]}``.
+        """
         return {
             "predictions": {
-                name: predictions[name].astype(float).tolist()
+                name: scores[name].astype(float).tolist()
                 for name in self.prediction_names
             },
-            "score": fused.tolist(),
+            "score": scores[SCORE].astype(float).tolist(),
         }
+
+    def score_body(self, body: bytes) -> dict[str, Any]:
+        """Parse, check and score a raw body in one call; returns the JSON body.
+
+        Raises:
+            RequestError: The body is malformed or breaks a rule.
+        """
+        return self.response(self.score_rows(self.parse(body)))
 
     def metadata(self) -> dict[str, Any]:
         """Describe the served model for ``GET /metadata``."""
