@@ -80,6 +80,15 @@ def _start_server(run_dir: str, threads: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start within 120 s")
 
 
+def _cpu_seconds(pid: int | None) -> float | None:
+    # User + system CPU time of the server process (Linux only).
+    stat = Path(f"/proc/{pid}/stat")
+    if pid is None or not stat.is_file():
+        return None
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pool(run_dir: str, data_dir: str | None, size: int) -> tuple[list, pd.DataFrame]:
     run = mtlrec.load_run(run_dir)
     frame = load_splits(run.config.data, data_dir or run.info.get("data_dir"))["test"]
@@ -98,11 +107,11 @@ async def _phase(
     requests: int,
     max_seconds: float,
     tolerance: float,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     counts = {"sent": 0, "errors": 0, "wrong": 0, "rows": 0}
     deadline = time.monotonic() + max_seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def client(worker: int, http: httpx.AsyncClient) -> None:
         while counts["sent"] < requests and time.monotonic() < deadline:
@@ -132,11 +141,22 @@ async def _phase(
                     counts["wrong"] += 1
                     break
 
-    async with httpx.AsyncClient(limits=limits, timeout=30.0) as http:
-        began = time.perf_counter()
-        await asyncio.gather(*(client(w, http) for w in range(clients)))
-        seconds = time.perf_counter() - began
+    cpu_before = _cpu_seconds(server_pid)
+    # One client (one keep-alive connection) per worker: a shared pool adds
+    # lock contention on the client side that is not the server's cost.
+    http_clients = [httpx.AsyncClient(timeout=30.0) for _ in range(clients)]
+    began = time.perf_counter()
+    await asyncio.gather(*(client(w, h) for w, h in enumerate(http_clients)))
+    seconds = time.perf_counter() - began
+    for http in http_clients:
+        await http.aclose()
+    cpu_after = _cpu_seconds(server_pid)
     done = len(latencies)
+    server_cpu = (
+        round((cpu_after - cpu_before) / max(done, 1) * 1000.0, 2)
+        if cpu_before is not None and cpu_after is not None
+        else None
+    )
     millis = np.array(latencies) * 1000.0
     return {
         "rows_per_request": rows_per_request,
@@ -147,14 +167,24 @@ async def _phase(
         "rows_per_s": round(counts["rows"] / seconds, 1),
         "p50_ms": round(float(np.percentile(millis, 50)), 2) if done else None,
         "p99_ms": round(float(np.percentile(millis, 99)), 2) if done else None,
+        "server_cpu_ms_per_request": server_cpu,
         "errors": counts["errors"],
         "wrong": counts["wrong"],
     }
 
 
-async def _run(args: argparse.Namespace, url: str, records: list, expected) -> dict:
+async def _run(
+    args: argparse.Namespace,
+    url: str,
+    records: list,
+    expected: pd.DataFrame,
+    server_pid: int | None,
+) -> dict:
     # A short warm-up so first-call costs do not count.
     await _phase(url, records, expected, 1, 2, 20, 30.0, args.tolerance)
+    sequential = await _phase(
+        url, records, expected, 1, 1, 200, args.max_seconds, args.tolerance, server_pid
+    )
     single = await _phase(
         url,
         records,
@@ -164,6 +194,7 @@ async def _run(args: argparse.Namespace, url: str, records: list, expected) -> d
         args.single_requests,
         args.max_seconds,
         args.tolerance,
+        server_pid,
     )
     batch = await _phase(
         url,
@@ -174,8 +205,9 @@ async def _run(args: argparse.Namespace, url: str, records: list, expected) -> d
         args.batch_requests,
         args.max_seconds,
         args.tolerance,
+        server_pid,
     )
-    return {"single": single, "batch": batch}
+    return {"sequential": sequential, "single": single, "batch": batch}
 
 
 def main() -> None:
@@ -186,13 +218,15 @@ def main() -> None:
         (None, args.url) if args.url else _start_server(args.run_dir, args.threads)
     )
     try:
-        phases = asyncio.run(_run(args, url, records, expected))
+        pid = process.pid if process is not None else None
+        phases = asyncio.run(_run(args, url, records, expected, pid))
     finally:
         if process is not None:
             process.terminate()
             process.wait(timeout=30)
     summary = {
         "run_dir": args.run_dir,
+        "load_average": os.getloadavg(),
         "server_threads": args.threads,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

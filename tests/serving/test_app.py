@@ -158,3 +158,29 @@ def test_unexpected_failure_is_a_json_500(mmoe_run, rows, monkeypatch, test_clie
 def test_create_app_refuses_a_missing_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a trained run"):
         create_app(tmp_path)
+
+
+def test_overrides_change_the_serving_section(mmoe_run, rows, test_client):
+    app = create_app(
+        mmoe_run,
+        ["serving.score.type=weighted_sum", "serving.score.weights={dwell: 2}"],
+    )
+    frame = rows.iloc[:3]
+    with test_client(app) as client:
+        body = client.post("/predict", json={"rows": _records(frame)}).json()
+        weights = client.get("/metadata").json()["score"]
+    assert weights == {"type": "weighted_sum", "weights": {"dwell": 2.0}}
+    expected = predict(mmoe_run, frame)
+    np.testing.assert_allclose(body["score"], 2 * expected["dwell"], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("override", "error", "message"),
+    [
+        ("model.num_experts=2", ValueError, "may only set serving.\\* keys"),
+        ("serving.score.weights={like: 1}", ValueError, "does not predict"),
+    ],
+)
+def test_overrides_are_checked(mmoe_run, override, error, message):
+    with pytest.raises(error, match=message):
+        create_app(mmoe_run, [override])

@@ -214,6 +214,7 @@ def export(
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("overrides", nargs=-1, metavar="[serving.KEY=VALUE]...")
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -229,9 +230,18 @@ def export(
 )
 @click.option("--access-log", is_flag=True, help="Log every request.")
 def serve(
-    run_dir: str, host: str, port: int, threads: int | None, access_log: bool
+    run_dir: str,
+    overrides: tuple[str, ...],
+    host: str,
+    port: int,
+    threads: int | None,
+    access_log: bool,
 ) -> None:
-    """Serve the run in RUN_DIR over HTTP (POST /predict, GET /health, /metadata)."""
+    """Serve the run in RUN_DIR over HTTP (POST /predict, GET /health, /metadata).
+
+    Dotted overrides change the run's serving section for this service only,
+    e.g. serving.score.weights.income=2.
+    """
     from mtlrec.serving import serve as run_server
 
     level = logging.getLogger("mtlrec").getEffectiveLevel()
@@ -242,6 +252,7 @@ def serve(
         threads=threads,
         access_log=access_log,
         log_level=logging.getLevelName(level).lower(),
+        overrides=overrides,
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "`pip install 'mtlrec[serve]'`"
     ) from None
 
+from mtlrec.config import parse_config
 from mtlrec.serving._batcher import MicroBatcher
 from mtlrec.serving._requests import RequestError
 from mtlrec.serving._scorer import Scorer
@@ -36,11 +38,13 @@ logger = logging.getLogger(__name__)
 _INLINE_PARSE_BYTES = 64 * 1024
 
 
-def create_app(run: str | Path | LoadedRun) -> FastAPI:
+def create_app(run: str | Path | LoadedRun, overrides: Sequence[str] = ()) -> FastAPI:
     """Build the FastAPI application that scores rows with a trained run.
 
     Args:
         run: A run directory or a run loaded with :func:`~mtlrec.load_run`.
+        overrides: Dotted ``serving.*`` settings that replace the run's
+            (e.g. ``serving.score.weights.income=2``); default none.
 
     Returns:
         The application; bad requests get a 4xx JSON body
@@ -48,8 +52,11 @@ def create_app(run: str | Path | LoadedRun) -> FastAPI:
 
     Raises:
         FileNotFoundError: ``run`` is not a finished run directory.
+        ValueError: An override sets a key outside ``serving`` or breaks a rule.
     """
     loaded = run if isinstance(run, LoadedRun) else load_run(run)
+    if overrides:
+        loaded = _with_overrides(loaded, overrides)
     scorer = Scorer(loaded)
     limit = scorer.config.max_body_bytes
     batcher = MicroBatcher(scorer.score_rows, scorer.config.max_batch_rows)
@@ -100,6 +107,17 @@ def create_app(run: str | Path | LoadedRun) -> FastAPI:
     return app
 
 
+def _with_overrides(run: LoadedRun, overrides: Sequence[str]) -> LoadedRun:
+    outside = [item for item in overrides if not item.startswith("serving.")]
+    if outside:
+        raise ValueError(
+            f"serve overrides may only set serving.* keys, got {outside!r}; retrain "
+            "to change anything else"
+        )
+    config = parse_config(run.config.model_dump(mode="json"), overrides)
+    return dataclasses.replace(run, config=config)
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
@@ -127,6 +145,7 @@ def serve(
     threads: int | None = None,
     access_log: bool = False,
     log_level: str = "info",
+    overrides: Sequence[str] = (),
 ) -> None:
     """Serve a trained run over HTTP until interrupted.
 
@@ -137,13 +156,14 @@ def serve(
         threads: PyTorch intra-op threads (default: PyTorch's choice).
         access_log: Log every request (default False).
         log_level: uvicorn's log level (default ``"info"``).
+        overrides: Dotted ``serving.*`` settings (see :func:`create_app`).
 
     Raises:
         FileNotFoundError: ``run_dir`` is not a finished run.
     """
     if threads is not None:
         torch.set_num_threads(threads)
-    app = create_app(run_dir)
+    app = create_app(run_dir, overrides)
     if not _is_loopback(host):
         logger.warning(
             "The service listens beyond this machine; it has no authentication. "
