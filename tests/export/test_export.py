@@ -1,14 +1,18 @@
 """Tests of mtlrec/export/_export.py: ONNX and TorchScript files, verified."""
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime
 import pytest
 import torch
 
-from mtlrec import load_run, predict
+from mtlrec import list_models, load_config, load_run, predict, train_run
 from mtlrec.export import _export as export_module
 from mtlrec.export import export_run, read_metadata
 from mtlrec.training import encode
+
+DATA = Path(__file__).parents[1] / "data" / "serving"
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +135,16 @@ def test_read_metadata_errors(tmp_path):
     torch.jit.save(torch.jit.script(torch.nn.Identity()), str(plain))
     with pytest.raises(ValueError, match="carries no mtlrec description"):
         read_metadata(plain)
+
+
+@pytest.mark.parametrize("model_name", sorted(list_models()))
+def test_every_registered_model_exports(model_name, tmp_path):
+    tasks = "[{name: click, label: click}, {name: buy, label: buy, parent: click}]"
+    config = load_config(
+        DATA / "mmoe.yaml",
+        [f"model={{name: {model_name}}}", f"tasks={tasks}", "train.epochs=1"],
+    )
+    run_dir = train_run(config, data_dir=DATA, out=tmp_path / "run")
+    report = export_run(run_dir, tmp_path / "model.pt", "torchscript")
+    assert list(report.outputs) == ["click", "buy", "buy__entire"]
+    assert report.max_abs_diff < 1e-5

@@ -56,7 +56,7 @@ class RowEncoder:
             zip(fm.categorical, self._tables, strict=True)
         ):
             keys = self._canonical([row[encoder.name] for row in rows])
-            ids[:, f] = [table.get(key, 0) for key in keys]
+            ids[:, f] = [0 if key is None else table.get(key, 0) for key in keys]
         parts = [
             encoder.transform(
                 pd.Series([row[encoder.name] for row in rows], dtype=np.float64)
