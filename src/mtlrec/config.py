@@ -27,7 +27,13 @@ from pydantic import (
 )
 
 __all__ = [
+    "BalancerConfig",
     "ConfigError",
+    "DWABalancerConfig",
+    "FixedBalancerConfig",
+    "GradNormBalancerConfig",
+    "PCGradBalancerConfig",
+    "UncertaintyBalancerConfig",
     "DataConfig",
     "FeaturesConfig",
     "CategoricalFeature",
@@ -40,6 +46,7 @@ __all__ = [
     "SyntheticConfig",
     "TaskConfig",
     "TrainConfig",
+    "TuneRange",
     "apply_overrides",
     "load_config",
     "parse_config",
@@ -258,8 +265,77 @@ class ObjectiveTerm(_Section):
         return self
 
 
+class FixedBalancerConfig(_Section):
+    """Fixed task weights ``sum_k w_k L_k`` (the tasks' ``weight``).
+
+    ``decay`` maps task names to ``gamma_k`` for PLE's schedule
+    ``w_k(t) = w_k * gamma_k ** (t - 1)`` at epoch ``t``; unnamed tasks keep
+    their weight.
+    """
+
+    name: Literal["fixed"] = "fixed"
+    decay: dict[str, float] = Field(default_factory=dict)
+
+
+class UncertaintyBalancerConfig(_Section):
+    """Homoscedastic uncertainty weighting (Kendall, Gal & Cipolla, CVPR 2018).
+
+    Learns ``s_k = log sigma_k^2`` with the model's optimiser, without weight
+    decay, starting from ``init``.
+    """
+
+    name: Literal["uncertainty"] = "uncertainty"
+    init: float = 0.0
+
+
+class DWABalancerConfig(_Section):
+    """Dynamic Weight Average (Liu, Johns & Davison, CVPR 2019).
+
+    ``temperature`` is ``T``: larger values bring the weights closer to equal.
+    """
+
+    name: Literal["dwa"] = "dwa"
+    temperature: float = Field(2.0, gt=0)
+
+
+class GradNormBalancerConfig(_Section):
+    """GradNorm (Chen, Badrinarayanan, Lee & Rabinovich, ICML 2018).
+
+    ``alpha`` is the restoring-force strength, ``lr`` the Adam learning rate of
+    the task weights; ``parameters`` is where gradient norms are measured:
+    ``last`` (the last shared weight tensor, as in the paper) or ``all``
+    (every shared parameter).
+    """
+
+    name: Literal["gradnorm"] = "gradnorm"
+    alpha: float = Field(1.5, ge=0)
+    lr: float = Field(0.025, gt=0)
+    parameters: Literal["last", "all"] = "last"
+
+
+class PCGradBalancerConfig(_Section):
+    """Projecting conflicting gradients (Yu et al., NeurIPS 2020)."""
+
+    name: Literal["pcgrad"] = "pcgrad"
+
+
+BalancerConfig = Annotated[
+    FixedBalancerConfig
+    | UncertaintyBalancerConfig
+    | DWABalancerConfig
+    | GradNormBalancerConfig
+    | PCGradBalancerConfig,
+    Field(discriminator="name"),
+]
+
+
 class TrainConfig(_Section):
-    """The optimisation loop and model selection."""
+    """The optimisation loop and model selection.
+
+    ``balancer`` turns the per-task losses into one update (default: fixed
+    task weights); ``tensorboard`` writes TensorBoard event files under the
+    run directory's ``tensorboard/`` folder.
+    """
 
     epochs: int = Field(10, gt=0)
     batch_size: int = Field(1024, gt=0)
@@ -271,6 +347,37 @@ class TrainConfig(_Section):
     objective: list[ObjectiveTerm] = Field(default_factory=list)
     threads: int | None = Field(None, gt=0)
     progress_bar: bool = True
+    balancer: BalancerConfig = Field(default_factory=FixedBalancerConfig)
+    tensorboard: bool = False
+
+
+class TuneRange(_Section):
+    """One searched setting of ``mtlrec tune``, keyed by its dotted path.
+
+    ``int`` and ``float`` draw from ``[low, high]`` (on a log scale with
+    ``log``); ``categorical`` picks one of ``choices``.
+    """
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check_range(self) -> TuneRange:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical range needs a non-empty 'choices'")
+            return self
+        if self.low is None or self.high is None or self.low >= self.high:
+            raise ValueError(
+                f"an {self.type} range needs low < high, got low={self.low!r} "
+                f"high={self.high!r}"
+            )
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got {self.low!r}")
+        return self
 
 
 def _model_config_from_registry(value: Any) -> ModelConfig:
@@ -300,6 +407,7 @@ class RunConfig(_Section):
     model: SerializeAsAny[ModelConfig]
     train: TrainConfig = Field(default_factory=TrainConfig)
     output_dir: str = "runs/run"
+    tune: dict[str, TuneRange] = Field(default_factory=dict)
 
     @field_validator("model", mode="before")
     @classmethod
@@ -328,7 +436,18 @@ class RunConfig(_Section):
         for task in self.tasks:
             _check_acyclic(task.name, by_name)
         self._default_objective(names)
+        self._check_balancer(names)
         return self
+
+    def _check_balancer(self, names: list[str]) -> None:
+        balancer = self.train.balancer
+        if isinstance(balancer, FixedBalancerConfig):
+            unknown = sorted(set(balancer.decay) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"train.balancer.decay names unknown tasks {unknown!r}; valid "
+                    f"tasks are {names!r}"
+                )
 
     def _default_objective(self, names: list[str]) -> None:
         if not self.train.objective:
@@ -478,22 +597,28 @@ def _unknown_key_message(location: str, parts: list[str], root: type[BaseModel])
 
 
 def _valid_keys(parents: list[str], root: type[BaseModel]) -> list[str]:
-    model: type[BaseModel] | None = root
+    models: list[type[BaseModel]] = [root]
     for part in parents:
-        if model is None or part.isdigit():
+        if not models or part.isdigit():
             continue
-        field = model.model_fields.get(part)
+        field = models[0].model_fields.get(part)
         if field is None:
-            return []
-        model = _section_type(field.annotation)
-    return list(model.model_fields) if model is not None else []
+            # A tagged union's location names the chosen member's tag.
+            models = [m for m in models if _tag(m) == part]
+            continue
+        models = _section_types(field.annotation)
+    return list(models[0].model_fields) if len(models) == 1 else []
 
 
-def _section_type(annotation: Any) -> type[BaseModel] | None:
+def _tag(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("name")
+    return field.default if field is not None else None
+
+
+def _section_types(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return [annotation]
+    found: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()):
-        found = _section_type(arg)
-        if found is not None:
-            return found
-    return None
+        found.extend(_section_types(arg))
+    return found

@@ -1,5 +1,18 @@
-"""Per-task losses, sample spaces of child tasks, and loss combination."""
+"""Per-task losses, sample spaces of child tasks, and loss balancers."""
 
+from mtlrec.losses._balancers import (
+    Balancer,
+    DWABalancer,
+    FixedBalancer,
+    GradNormBalancer,
+    PCGradBalancer,
+    UncertaintyBalancer,
+    build_balancer,
+    dwa_weights,
+    gradnorm_targets,
+    pairwise_cosines,
+    pcgrad_project,
+)
 from mtlrec.losses._spaces import (
     ancestors,
     joint_labels,
@@ -9,7 +22,18 @@ from mtlrec.losses._spaces import (
 from mtlrec.losses._task_losses import MultiTaskLoss
 
 __all__ = [
+    "Balancer",
+    "DWABalancer",
+    "FixedBalancer",
+    "GradNormBalancer",
     "MultiTaskLoss",
+    "PCGradBalancer",
+    "UncertaintyBalancer",
+    "build_balancer",
+    "dwa_weights",
+    "gradnorm_targets",
+    "pairwise_cosines",
+    "pcgrad_project",
     "ancestors",
     "joint_labels",
     "sample_mask",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from mtlrec.config import OptimizerConfig, TrainConfig
 from mtlrec.data import EncodedData, iterate_batches
-from mtlrec.losses import MultiTaskLoss
+from mtlrec.losses import MultiTaskLoss, build_balancer
 from mtlrec.models import MultiTaskModel
 from mtlrec.training._checkpoint import load_weights, save_weights
 from mtlrec.training._evaluate import Evaluator, objective_value, predict_scores
@@ -28,10 +28,18 @@ _PROGRESS_EVERY = 20
 
 
 def build_optimizer(
-    model: torch.nn.Module, config: OptimizerConfig
+    model: torch.nn.Module,
+    config: OptimizerConfig,
+    extra: Sequence[torch.nn.Parameter] = (),
 ) -> torch.optim.Optimizer:
-    """Create the optimiser named in ``config`` over the model's parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """Create the optimiser named in ``config`` over the model's parameters.
+
+    ``extra`` parameters (a loss balancer's) join as a group without weight
+    decay.
+    """
+    params: list[Any] = [p for p in model.parameters() if p.requires_grad]
+    if extra:
+        params = [{"params": params}, {"params": list(extra), "weight_decay": 0.0}]
     if config.name == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.name == "adamw":
@@ -62,7 +70,8 @@ class Trainer:
     Args:
         model: The model to train (in place).
         loss: Per-task loss with sample spaces.
-        config: Epochs, batch size, optimiser, patience, objective, seed.
+        config: Epochs, batch size, optimiser, balancer, patience, objective,
+            seed.
         checkpoint_path: Where the best weights are written (atomically).
         on_epoch: Optional callback given each epoch's record.
     """
@@ -81,7 +90,13 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path)
         self.on_epoch = on_epoch
         self.evaluator = Evaluator(model)
-        self.optimizer = build_optimizer(model, config.optimizer)
+        regression = [t.type == "regression" for t in loss.tasks]
+        self.balancer = build_balancer(
+            config.balancer, model, loss.weights, regression, config.seed
+        )
+        self.optimizer = build_optimizer(
+            model, config.optimizer, self.balancer.extra_parameters()
+        )
 
     def fit(self, train: EncodedData, valid: EncodedData) -> FitResult:
         """Run the epochs; the best weights are restored into the model at the end."""
@@ -138,9 +153,9 @@ class Trainer:
         )
         for batch in bar:
             assert batch.labels is not None  # checked in fit
-            loss, per_task = self.loss(self.model(batch), batch.labels)
+            per_task = self.loss.per_task(self.model(batch), batch.labels)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = self.balancer.backward(per_task)  # fills every .grad
             if self.config.grad_clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(
                     self.model.parameters(), self.config.grad_clip_norm
@@ -153,7 +168,8 @@ class Trainer:
                 bar.set_postfix(loss=f"{total_sum.item() / num_batches:.4f}")
         bar.close()
         seconds = time.perf_counter() - started
-        task_losses = (task_sums / max(num_batches, 1)).tolist()
+        task_means = task_sums / max(num_batches, 1)
+        task_losses = task_means.tolist()
         return {
             "epoch": epoch,
             "train_loss": float(total_sum) / max(num_batches, 1),
@@ -162,6 +178,7 @@ class Trainer:
             ),
             "train_seconds": seconds,
             "train_rows_per_second": len(data) / seconds if seconds > 0 else None,
+            "balancer": self.balancer.end_epoch(task_means),
         }
 
     def _validate(self, data: EncodedData) -> dict[str, Any]:
