@@ -125,6 +125,8 @@ class DataConfig(_Section):
 
     ``path`` and ``files`` are relative to the data directory (``--data-dir``,
     else ``$MTLREC_DATA_DIR``, else the current directory) unless absolute.
+    ``weight_column`` holds non-negative per-row sample weights used by every
+    task's loss (a task's own ``weight_column`` takes precedence).
     """
 
     format: Literal["csv", "parquet", "census_income", "synthetic"] = "csv"
@@ -133,6 +135,7 @@ class DataConfig(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     group_column: str | None = None
+    weight_column: str | None = None
     csv_separator: str = ","
 
     @model_validator(mode="after")
@@ -191,17 +194,30 @@ class TaskConfig(_Section):
     the value is in ``positive_values`` or greater than ``positive_above``.
     A task with ``parent`` is learnt and judged only on rows where the parent's
     label is 1 (CVR on clicks), unless the model trains it in the entire space.
+
+    Regression losses: ``mse``, ``huber``; ``weighted_logistic`` for watch
+    time (a logistic regression on ``label > 0`` whose positives are weighted
+    by the label, so ``exp(logit)`` estimates the expected label, as in
+    YouTube's ranking model; labels >= 0); ``lognormal`` for positive values
+    such as order value (the output is ``mu`` of ``log y ~ N(mu, sigma^2)``
+    with ``sigma = lognormal_sigma``, prediction ``exp(mu + sigma^2 / 2)``;
+    labels > 0 in the task's space). A ``lognormal`` task whose parent marks
+    ``value > 0`` is a zero-inflated log-normal: its ``{task}@entire``
+    prediction is ``P(parent) * exp(mu + sigma^2 / 2)``.
+    ``weight_column`` names per-row sample weights for this task's loss.
     """
 
     name: str
     label: str
     type: Literal["binary", "regression"] = "binary"
-    loss: Literal["bce", "mse", "huber"] | None = None
+    loss: Literal["bce", "mse", "huber", "weighted_logistic", "lognormal"] | None = None
     weight: float = Field(1.0, ge=0)
     parent: str | None = None
     positive_values: list[str | int | float] | None = None
     positive_above: float | None = None
     huber_delta: float = Field(1.0, gt=0)
+    lognormal_sigma: float = Field(1.0, gt=0)
+    weight_column: str | None = None
 
     @model_validator(mode="after")
     def _check_loss(self) -> TaskConfig:
@@ -213,8 +229,8 @@ class TaskConfig(_Section):
             )
         if self.type == "regression" and self.loss == "bce":
             raise ValueError(
-                f"task {self.name!r}: a regression task takes loss 'mse' or "
-                "'huber', got 'bce'"
+                f"task {self.name!r}: a regression task takes loss 'mse', 'huber', "
+                "'weighted_logistic' or 'lognormal', got 'bce'"
             )
         derived = self.positive_values is not None or self.positive_above is not None
         if derived and self.type != "binary":
@@ -254,14 +270,15 @@ class ObjectiveTerm(_Section):
     """
 
     task: str
-    metric: Literal["auc", "gauc", "logloss", "mse", "mae", "rmse"]
+    metric: Literal["auc", "gauc", "logloss", "mse", "mae", "rmse", "xauc"]
     weight: float = Field(1.0, gt=0)
     direction: Literal["max", "min"] | None = None
 
     @model_validator(mode="after")
     def _default_direction(self) -> ObjectiveTerm:
         if self.direction is None:
-            self.direction = "max" if self.metric in ("auc", "gauc") else "min"
+            maximise = self.metric in ("auc", "gauc", "xauc")
+            self.direction = "max" if maximise else "min"
         return self
 
 

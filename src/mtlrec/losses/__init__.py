@@ -16,10 +16,15 @@ from mtlrec.losses._balancers import (
 from mtlrec.losses._spaces import (
     ancestors,
     joint_labels,
+    regression_value,
     sample_mask,
     task_probabilities,
 )
-from mtlrec.losses._task_losses import MultiTaskLoss
+from mtlrec.losses._task_losses import (
+    MultiTaskLoss,
+    lognormal_loss,
+    weighted_logistic_loss,
+)
 
 __all__ = [
     "Balancer",
@@ -29,13 +34,16 @@ __all__ = [
     "MultiTaskLoss",
     "PCGradBalancer",
     "UncertaintyBalancer",
+    "ancestors",
     "build_balancer",
     "dwa_weights",
     "gradnorm_targets",
+    "joint_labels",
+    "lognormal_loss",
     "pairwise_cosines",
     "pcgrad_project",
-    "ancestors",
-    "joint_labels",
+    "regression_value",
     "sample_mask",
     "task_probabilities",
+    "weighted_logistic_loss",
 ]

@@ -12,7 +12,13 @@ import torch
 
 from mtlrec.models import ModelSpec
 
-__all__ = ["ancestors", "joint_labels", "sample_mask", "task_probabilities"]
+__all__ = [
+    "ancestors",
+    "joint_labels",
+    "regression_value",
+    "sample_mask",
+    "task_probabilities",
+]
 
 _EPS = 1e-7
 
@@ -86,3 +92,18 @@ def _joint_of(
         for a in ancestors(spec, k):
             result = result * raw[spec.tasks[a].name]
     return result
+
+
+def regression_value(spec: ModelSpec, k: int, output: torch.Tensor) -> torch.Tensor:
+    """Map regression task ``k``'s ``(B,)`` output to its predicted value.
+
+    ``weighted_logistic``: ``exp(logit)`` (the odds, an expected value);
+    ``lognormal``: ``exp(mu + sigma^2 / 2)`` (the log-normal mean); other
+    losses: the output itself.
+    """
+    task = spec.tasks[k]
+    if task.loss == "weighted_logistic":
+        return torch.exp(output)
+    if task.loss == "lognormal":
+        return torch.exp(output + 0.5 * task.lognormal_sigma**2)
+    return output

@@ -26,11 +26,18 @@ class TaskSpec:
         type: ``"binary"`` (the output is a logit) or ``"regression"`` (a value).
         parent: Name of the parent task whose positives form this task's
             sample space, or None.
+        loss: The task's training loss, which fixes how a regression output
+            maps to a value (``weighted_logistic``: ``exp``; ``lognormal``:
+            ``exp(mu + sigma^2 / 2)``); None or another loss: the output is
+            the value.
+        lognormal_sigma: ``sigma`` of a ``lognormal`` task (default 1).
     """
 
     name: str
     type: Literal["binary", "regression"] = "binary"
     parent: str | None = None
+    loss: str | None = None
+    lognormal_sigma: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from mtlrec.config import RunConfig, TaskConfig, parse_config
 from mtlrec.data import (
     EncodedData,
     build_labels,
+    build_weights,
     load_splits,
     read_frame,
     resolve_data_dir,
@@ -97,7 +98,12 @@ def model_spec(feature_map: FeatureMap, tasks: list[TaskConfig]) -> ModelSpec:
     inputs = InputSpec(
         feature_map.vocab_sizes, feature_map.embedding_dim, feature_map.num_dense
     )
-    return ModelSpec(inputs, tuple(TaskSpec(t.name, t.type, t.parent) for t in tasks))
+    return ModelSpec(
+        inputs,
+        tuple(
+            TaskSpec(t.name, t.type, t.parent, t.loss, t.lognormal_sigma) for t in tasks
+        ),
+    )
 
 
 def build_model(config: RunConfig, feature_map: FeatureMap) -> MultiTaskModel:
@@ -127,7 +133,13 @@ def encode(
         if group not in frame.columns:
             raise ValueError(f"data.group_column {group!r} is not a column of {where}")
         groups = frame[group].to_numpy()
-    return EncodedData(torch.from_numpy(ids), torch.from_numpy(dense), labels, groups)
+    weights = None
+    if with_labels:
+        found = build_weights(frame, config.data.weight_column, config.tasks, where)
+        weights = torch.from_numpy(found) if found is not None else None
+    return EncodedData(
+        torch.from_numpy(ids), torch.from_numpy(dense), labels, groups, weights
+    )
 
 
 def train_run(
@@ -270,6 +282,8 @@ def _reserved_columns(config: RunConfig) -> set[str]:
         reserved.add(config.data.split.column)
     if config.data.group_column:
         reserved.add(config.data.group_column)
+    weights = [config.data.weight_column] + [t.weight_column for t in config.tasks]
+    reserved.update(w for w in weights if w)
     return reserved
 
 

@@ -153,7 +153,8 @@ class Trainer:
         )
         for batch in bar:
             assert batch.labels is not None  # checked in fit
-            per_task = self.loss.per_task(self.model(batch), batch.labels)
+            outputs = self.model(batch)
+            per_task = self.loss.per_task(outputs, batch.labels, batch.weights)
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.balancer.backward(per_task)  # fills every .grad
             if self.config.grad_clip_norm is not None:
