@@ -9,6 +9,10 @@ Layout of ``RUN_DIR``::
     history.json        one record per epoch
     metrics.json        final valid and test metrics (marks a finished run)
     predictions_test.parquet   test-split scores of the kept model
+    labels_test.parquet        test-split labels, one column per task
+    gates_test.json     mean gate weight per task and expert, unused experts
+                        (models with gates only)
+    tensorboard/        TensorBoard event files (with train.tensorboard)
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ from mtlrec.training._checkpoint import (
     write_json_atomic,
     write_text_atomic,
 )
+from mtlrec.training._diagnostics import gate_report
 from mtlrec.training._evaluate import Evaluator, predict_scores
+from mtlrec.training._tensorboard import TensorBoardLogger
 from mtlrec.training._trainer import Trainer
 
 __all__ = [
@@ -215,14 +221,23 @@ def train_run(
         model.spec, config.tasks, model.output_space, model.child_loss_space
     )
     history: list[dict[str, Any]] = []
+    board = (
+        TensorBoardLogger(run_dir / "tensorboard") if config.train.tensorboard else None
+    )
 
     def record(epoch: dict[str, Any]) -> None:
         history.append(epoch)
         write_json_atomic(run_dir / "history.json", history)
+        if board is not None:
+            board(epoch)
 
-    fit = Trainer(model, loss, config.train, run_dir / WEIGHTS, on_epoch=record).fit(
-        data["train"], data["valid"]
-    )
+    try:
+        fit = Trainer(
+            model, loss, config.train, run_dir / WEIGHTS, on_epoch=record
+        ).fit(data["train"], data["valid"])
+    finally:
+        if board is not None:
+            board.close()
     _finish(
         run_dir,
         model,
@@ -263,6 +278,13 @@ def _finish(
             pd.DataFrame(scores).to_parquet(
                 run_dir / "predictions_test.parquet", index=False
             )
+            names = [t.name for t in config.tasks]
+            pd.DataFrame(labels.numpy(), columns=names).to_parquet(
+                run_dir / "labels_test.parquet", index=False
+            )
+    gates = gate_report(model, data["test"], config.train.eval_batch_size, "test")
+    if gates is not None:
+        write_json_atomic(run_dir / "gates_test.json", gates)
     write_json_atomic(run_dir / METRICS, metrics)
     logger.info("Run finished. dir=%s test=%s", run_dir, _brief(metrics["test"]))
 

@@ -1,0 +1,5 @@
+"""``python -m mtlrec``: the command line."""
+
+from mtlrec.cli import main
+
+main()
