@@ -96,13 +96,18 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     args.out.mkdir(parents=True, exist_ok=True)
-    records = []
+    saved = args.out / "records.json"
+    # Runs already recorded in --out are kept, so a longer comparison resumes.
+    records = json.loads(saved.read_text()) if saved.is_file() else []
+    done = {(r["balancer"], r["seed"]) for r in records}
     for seed in args.seeds:
         for balancer in args.balancers:
+            if (balancer, seed) in done:
+                continue
             record = run_one(args, balancer, seed)
             records.append(record)
             print(json.dumps(record), flush=True)
-            (args.out / "records.json").write_text(json.dumps(records, indent=2))
+            saved.write_text(json.dumps(records, indent=2))
     (args.out / "summary.md").write_text(summarise(records) + "\n")
     print(summarise(records))
 

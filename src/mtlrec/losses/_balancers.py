@@ -67,6 +67,7 @@ class Balancer(nn.Module):
     """
 
     name = "base"
+    task_weights: torch.Tensor
 
     def __init__(
         self,
@@ -176,6 +177,7 @@ class FixedBalancer(_WeightedSum):
     """
 
     name = "fixed"
+    decay: torch.Tensor
 
     def __init__(
         self,
@@ -209,6 +211,7 @@ class UncertaintyBalancer(_WeightedSum):
     """
 
     name = "uncertainty"
+    scale: torch.Tensor
 
     def __init__(
         self,
@@ -270,6 +273,7 @@ class DWABalancer(_WeightedSum):
     """
 
     name = "dwa"
+    lambdas: torch.Tensor
 
     def __init__(
         self,
@@ -394,7 +398,7 @@ class PCGradBalancer(Balancer):
                 param.grad = update[offset : offset + size].view_as(param).clone()
                 offset += size
             else:
-                param.grad = sum(g[i] for g in per_task).detach()  # type: ignore[assignment]  # a tensor
+                param.grad = torch.stack([g[i] for g in per_task]).sum(0).detach()
         return weighted.sum().detach()
 
 

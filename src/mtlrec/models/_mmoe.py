@@ -96,5 +96,5 @@ class MMoE(MultiTaskModel):
 
     def gate_experts(self) -> dict[str, list[str]]:
         """Every task's gate weighs the same ``E`` experts."""
-        names = [f"expert_{i}" for i in range(self.config.num_experts)]
+        names = [f"expert_{i}" for i in range(self.experts.num_experts)]
         return {task: names for task in self.spec.task_names}

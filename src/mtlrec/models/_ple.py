@@ -159,7 +159,9 @@ class PLE(MultiTaskModel):
 
     def gate_experts(self) -> dict[str, list[str]]:
         """Each task's own last-level experts, then the shared ones."""
-        m_task, m_shared = self.config.num_task_experts, self.config.num_shared_experts
+        config = self.config
+        assert isinstance(config, PLEConfig)  # checked in MultiTaskModel.__init__
+        m_task, m_shared = config.num_task_experts, config.num_shared_experts
         shared = [f"shared_{j}" for j in range(m_shared)]
         return {
             task: [f"{task}_{i}" for i in range(m_task)] + shared

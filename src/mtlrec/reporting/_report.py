@@ -101,9 +101,9 @@ def _plot_learning_curves(
 
 
 def _plot_balancer(history: list[dict[str, Any]], path: Path) -> bool:
-    records = [r.get("balancer") for r in history]
-    if not all(records):
+    if not all(r.get("balancer") for r in history):
         return False
+    records: list[dict[str, Any]] = [r["balancer"] for r in history]
     plt = load_pyplot()
     epochs = [r["epoch"] for r in history]
     cosine = all("grad_cosine" in r for r in records)
