@@ -129,7 +129,7 @@ def test_wrong_types_and_impossible_values(config_doc, section, key, value, matc
         ),
         (
             lambda d: d["tasks"][1].update(loss="bce"),
-            r"regression task takes loss 'mse' or 'huber'",
+            r"regression task takes loss 'mse', 'huber'",
         ),
         (
             lambda d: d["tasks"][1].update(positive_above=1.0),
@@ -336,3 +336,11 @@ def test_task_lookup_unknown_name(config_doc):
 
     with pytest.raises(KeyError, match=r"no task named 'like'"):
         config.task("like")
+
+
+def test_pcgrad_refuses_sparse_embeddings(config_doc):
+    document = config_doc()
+    document["train"]["sparse_embeddings"] = True
+    document["train"]["balancer"] = {"name": "pcgrad"}
+    with pytest.raises(ConfigError, match="sparse_embeddings=false"):
+        parse_config(document)

@@ -28,7 +28,13 @@ from pydantic import (
 )
 
 __all__ = [
+    "BalancerConfig",
     "ConfigError",
+    "DWABalancerConfig",
+    "FixedBalancerConfig",
+    "GradNormBalancerConfig",
+    "PCGradBalancerConfig",
+    "UncertaintyBalancerConfig",
     "DataConfig",
     "FeaturesConfig",
     "CategoricalFeature",
@@ -43,6 +49,7 @@ __all__ = [
     "SyntheticConfig",
     "TaskConfig",
     "TrainConfig",
+    "TuneRange",
     "apply_overrides",
     "load_config",
     "parse_config",
@@ -121,6 +128,8 @@ class DataConfig(_Section):
 
     ``path`` and ``files`` are relative to the data directory (``--data-dir``,
     else ``$MTLREC_DATA_DIR``, else the current directory) unless absolute.
+    ``weight_column`` holds non-negative per-row sample weights used by every
+    task's loss (a task's own ``weight_column`` takes precedence).
     """
 
     format: Literal["csv", "parquet", "census_income", "synthetic"] = "csv"
@@ -129,6 +138,7 @@ class DataConfig(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     group_column: str | None = None
+    weight_column: str | None = None
     csv_separator: str = ","
 
     @model_validator(mode="after")
@@ -187,17 +197,30 @@ class TaskConfig(_Section):
     the value is in ``positive_values`` or greater than ``positive_above``.
     A task with ``parent`` is learnt and judged only on rows where the parent's
     label is 1 (CVR on clicks), unless the model trains it in the entire space.
+
+    Regression losses: ``mse``, ``huber``; ``weighted_logistic`` for watch
+    time (a logistic regression on ``label > 0`` whose positives are weighted
+    by the label, so ``exp(logit)`` estimates the expected label, as in
+    YouTube's ranking model; labels >= 0); ``lognormal`` for positive values
+    such as order value (the output is ``mu`` of ``log y ~ N(mu, sigma^2)``
+    with ``sigma = lognormal_sigma``, prediction ``exp(mu + sigma^2 / 2)``;
+    labels > 0 in the task's space). A ``lognormal`` task whose parent marks
+    ``value > 0`` is a zero-inflated log-normal: its ``{task}@entire``
+    prediction is ``P(parent) * exp(mu + sigma^2 / 2)``.
+    ``weight_column`` names per-row sample weights for this task's loss.
     """
 
     name: str
     label: str
     type: Literal["binary", "regression"] = "binary"
-    loss: Literal["bce", "mse", "huber"] | None = None
+    loss: Literal["bce", "mse", "huber", "weighted_logistic", "lognormal"] | None = None
     weight: float = Field(1.0, ge=0)
     parent: str | None = None
     positive_values: list[str | int | float] | None = None
     positive_above: float | None = None
     huber_delta: float = Field(1.0, gt=0)
+    lognormal_sigma: float = Field(1.0, gt=0)
+    weight_column: str | None = None
 
     @model_validator(mode="after")
     def _check_loss(self) -> TaskConfig:
@@ -209,8 +232,8 @@ class TaskConfig(_Section):
             )
         if self.type == "regression" and self.loss == "bce":
             raise ValueError(
-                f"task {self.name!r}: a regression task takes loss 'mse' or "
-                "'huber', got 'bce'"
+                f"task {self.name!r}: a regression task takes loss 'mse', 'huber', "
+                "'weighted_logistic' or 'lognormal', got 'bce'"
             )
         derived = self.positive_values is not None or self.positive_above is not None
         if derived and self.type != "binary":
@@ -250,15 +273,80 @@ class ObjectiveTerm(_Section):
     """
 
     task: str
-    metric: Literal["auc", "gauc", "logloss", "mse", "mae", "rmse"]
+    metric: Literal["auc", "gauc", "logloss", "mse", "mae", "rmse", "xauc"]
     weight: float = Field(1.0, gt=0)
     direction: Literal["max", "min"] | None = None
 
     @model_validator(mode="after")
     def _default_direction(self) -> ObjectiveTerm:
         if self.direction is None:
-            self.direction = "max" if self.metric in ("auc", "gauc") else "min"
+            maximise = self.metric in ("auc", "gauc", "xauc")
+            self.direction = "max" if maximise else "min"
         return self
+
+
+class FixedBalancerConfig(_Section):
+    """Fixed task weights ``sum_k w_k L_k`` (the tasks' ``weight``).
+
+    ``decay`` maps task names to ``gamma_k`` for PLE's schedule
+    ``w_k(t) = w_k * gamma_k ** (t - 1)`` at epoch ``t``; unnamed tasks keep
+    their weight.
+    """
+
+    name: Literal["fixed"] = "fixed"
+    decay: dict[str, float] = Field(default_factory=dict)
+
+
+class UncertaintyBalancerConfig(_Section):
+    """Homoscedastic uncertainty weighting (Kendall, Gal & Cipolla, CVPR 2018).
+
+    Learns ``s_k = log sigma_k^2`` with the model's optimiser, without weight
+    decay, starting from ``init``.
+    """
+
+    name: Literal["uncertainty"] = "uncertainty"
+    init: float = 0.0
+
+
+class DWABalancerConfig(_Section):
+    """Dynamic Weight Average (Liu, Johns & Davison, CVPR 2019).
+
+    ``temperature`` is ``T``: larger values bring the weights closer to equal.
+    """
+
+    name: Literal["dwa"] = "dwa"
+    temperature: float = Field(2.0, gt=0)
+
+
+class GradNormBalancerConfig(_Section):
+    """GradNorm (Chen, Badrinarayanan, Lee & Rabinovich, ICML 2018).
+
+    ``alpha`` is the restoring-force strength, ``lr`` the Adam learning rate of
+    the task weights; ``parameters`` is where gradient norms are measured:
+    ``last`` (the last shared weight tensor, as in the paper) or ``all``
+    (every shared parameter).
+    """
+
+    name: Literal["gradnorm"] = "gradnorm"
+    alpha: float = Field(1.5, ge=0)
+    lr: float = Field(0.025, gt=0)
+    parameters: Literal["last", "all"] = "last"
+
+
+class PCGradBalancerConfig(_Section):
+    """Projecting conflicting gradients (Yu et al., NeurIPS 2020)."""
+
+    name: Literal["pcgrad"] = "pcgrad"
+
+
+BalancerConfig = Annotated[
+    FixedBalancerConfig
+    | UncertaintyBalancerConfig
+    | DWABalancerConfig
+    | GradNormBalancerConfig
+    | PCGradBalancerConfig,
+    Field(discriminator="name"),
+]
 
 
 class TrainConfig(_Section):
@@ -269,6 +357,9 @@ class TrainConfig(_Section):
     ``torch.optim.SparseAdam``; plain SGD for ``sgd``); weight decay and
     gradient clipping then apply to the dense parameters only.
     ``precision: bfloat16`` runs forward and loss under CPU/GPU autocast.
+    ``balancer`` turns the per-task losses into one update (default: fixed
+    task weights); ``tensorboard`` writes TensorBoard event files under the
+    run directory's ``tensorboard/`` folder.
     """
 
     epochs: int = Field(10, gt=0)
@@ -283,6 +374,17 @@ class TrainConfig(_Section):
     progress_bar: bool = True
     sparse_embeddings: bool = False
     precision: Literal["float32", "bfloat16"] = "float32"
+    balancer: BalancerConfig = Field(default_factory=FixedBalancerConfig)
+    tensorboard: bool = False
+
+    @model_validator(mode="after")
+    def _check_sparse(self) -> TrainConfig:
+        if self.sparse_embeddings and self.balancer.name == "pcgrad":
+            raise ValueError(
+                "train.balancer 'pcgrad' projects dense gradients of the shared "
+                "parameters; set train.sparse_embeddings=false to use it"
+            )
+        return self
 
 
 class ScoreConfig(_Section):
@@ -322,6 +424,35 @@ class ServingConfig(_Section):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
 
 
+class TuneRange(_Section):
+    """One searched setting of ``mtlrec tune``, keyed by its dotted path.
+
+    ``int`` and ``float`` draw from ``[low, high]`` (on a log scale with
+    ``log``); ``categorical`` picks one of ``choices``.
+    """
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check_range(self) -> TuneRange:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical range needs a non-empty 'choices'")
+            return self
+        if self.low is None or self.high is None or self.low >= self.high:
+            raise ValueError(
+                f"an {self.type} range needs low < high, got low={self.low!r} "
+                f"high={self.high!r}"
+            )
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got {self.low!r}")
+        return self
+
+
 def _model_config_from_registry(value: Any) -> ModelConfig:
     # Imported here: the registry imports model modules, which import config.
     from mtlrec.models import get_model_config_class
@@ -350,6 +481,7 @@ class RunConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     output_dir: str = "runs/run"
+    tune: dict[str, TuneRange] = Field(default_factory=dict)
 
     @field_validator("model", mode="before")
     @classmethod
@@ -379,6 +511,7 @@ class RunConfig(_Section):
             _check_acyclic(task.name, by_name)
         self._default_objective(names)
         self._check_score_weights(names)
+        self._check_balancer(names)
         return self
 
     def _check_score_weights(self, names: list[str]) -> None:
@@ -395,6 +528,16 @@ class RunConfig(_Section):
                 f"serving.score.weights names {unknown!r}, which the model does not "
                 f"predict; valid names are {valid!r}"
             )
+
+    def _check_balancer(self, names: list[str]) -> None:
+        balancer = self.train.balancer
+        if isinstance(balancer, FixedBalancerConfig):
+            unknown = sorted(set(balancer.decay) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"train.balancer.decay names unknown tasks {unknown!r}; valid "
+                    f"tasks are {names!r}"
+                )
 
     def _default_objective(self, names: list[str]) -> None:
         if not self.train.objective:
@@ -544,22 +687,28 @@ def _unknown_key_message(location: str, parts: list[str], root: type[BaseModel])
 
 
 def _valid_keys(parents: list[str], root: type[BaseModel]) -> list[str]:
-    model: type[BaseModel] | None = root
+    models: list[type[BaseModel]] = [root]
     for part in parents:
-        if model is None or part.isdigit():
+        if not models or part.isdigit():
             continue
-        field = model.model_fields.get(part)
+        field = models[0].model_fields.get(part)
         if field is None:
-            return []
-        model = _section_type(field.annotation)
-    return list(model.model_fields) if model is not None else []
+            # A tagged union's location names the chosen member's tag.
+            models = [m for m in models if _tag(m) == part]
+            continue
+        models = _section_types(field.annotation)
+    return list(models[0].model_fields) if len(models) == 1 else []
 
 
-def _section_type(annotation: Any) -> type[BaseModel] | None:
+def _tag(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("name")
+    return field.default if field is not None else None
+
+
+def _section_types(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return [annotation]
+    found: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()):
-        found = _section_type(arg)
-        if found is not None:
-            return found
-    return None
+        found.extend(_section_types(arg))
+    return found

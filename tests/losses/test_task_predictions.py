@@ -20,9 +20,16 @@ SPEC = ModelSpec(
 )
 
 
-def test_prediction_names_put_entire_after_binary_children_only():
+def test_prediction_names_put_entire_after_every_child_task():
     assert ENTIRE_SUFFIX == "@entire"
-    assert prediction_names(SPEC) == ["click", "buy", "buy@entire", "dwell", "stay"]
+    assert prediction_names(SPEC) == [
+        "click",
+        "buy",
+        "buy@entire",
+        "dwell",
+        "stay",
+        "stay@entire",
+    ]
 
 
 def test_task_predictions_conditional_space():
@@ -41,6 +48,8 @@ def test_task_predictions_conditional_space():
         "buy@entire": 0.375,
         "dwell": 2.5,
         "stay": -1.0,
+        # A regression child's entire-space value: its value times P(click).
+        "stay@entire": -0.5,
     }
     for name, value in expected.items():
         assert result[name].item() == pytest.approx(value, abs=1e-6)

@@ -97,7 +97,14 @@ def test_metrics_over_the_whole_split_match_sklearn():
     assert metrics["rating"]["mse"] == pytest.approx(
         mean_squared_error(labels[:, 2], scores["rating"]), rel=1e-5
     )
-    assert set(metrics["rating"]) == {"mse", "mae", "rmse", "rows"}
+    assert set(metrics["rating"]) == {
+        "mse",
+        "mae",
+        "rmse",
+        "xauc",
+        "calibration",
+        "rows",
+    }
     assert "gauc" in metrics["click"]
 
 

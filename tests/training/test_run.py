@@ -25,6 +25,8 @@ RUN_FILES = {
     "history.json",
     "metrics.json",
     "predictions_test.parquet",
+    "labels_test.parquet",
+    "gates_test.json",
 }
 
 

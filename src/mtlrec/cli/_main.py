@@ -268,10 +268,12 @@ def models() -> None:
 
 
 def _table(metrics: dict[str, dict[str, Any]], title: str) -> str:
-    names = ["auc", "gauc", "logloss", "mse", "mae", "rmse", "rows"]
+    names = ["auc", "gauc", "logloss", "mse", "mae", "rmse", "xauc", "calibration"]
+    names.append("rows")
     used = [n for n in names if any(n in values for values in metrics.values())]
     width = max(len(task) for task in metrics)
-    lines = [title, f"{'task':<{width}}  " + "  ".join(f"{n:>9}" for n in used)]
+    header = "  ".join(f"{n[:9]:>9}" for n in used)
+    lines = [title, f"{'task':<{width}}  " + header]
     for task, values in metrics.items():
         cells = [_cell(values.get(n), n) for n in used]
         lines.append(f"{task:<{width}}  " + "  ".join(cells))

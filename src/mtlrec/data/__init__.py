@@ -1,7 +1,7 @@
 """Reading, splitting and batching data; the built-in synthetic data set."""
 
 from mtlrec.data._batch import Batch, EncodedData, iterate_batches
-from mtlrec.data._labels import build_labels
+from mtlrec.data._labels import build_labels, build_weights
 from mtlrec.data._load import (
     DATA_DIR_VARIABLE,
     load_splits,
@@ -18,6 +18,7 @@ __all__ = [
     "Batch",
     "EncodedData",
     "build_labels",
+    "build_weights",
     "iterate_batches",
     "load_splits",
     "mmoe_synthetic",

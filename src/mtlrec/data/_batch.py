@@ -20,7 +20,8 @@ class Batch:
         dense: Scaled numeric columns (and missing flags), ``(B, num_dense)``.
         labels: Task labels in the run's task order, ``(B, K)`` float32, or
             None at prediction time.
-        weights: Optional per-row sample weights, ``(B,)``.
+        weights: Optional sample weights: ``(B, K)`` per task (as encoded
+            from ``weight_column`` settings) or ``(B,)`` for every task.
     """
 
     categorical: torch.Tensor
@@ -52,12 +53,14 @@ class EncodedData:
         dense: ``(N, num_dense)`` float32.
         labels: ``(N, K)`` float32, or None when the data carries no labels.
         groups: Optional ``(N,)`` group keys for group AUC (NumPy, any dtype).
+        weights: Optional ``(N, K)`` float32 per-task sample weights.
     """
 
     categorical: torch.Tensor
     dense: torch.Tensor
     labels: torch.Tensor | None = None
     groups: np.ndarray | None = None
+    weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.categorical.shape[0])
@@ -65,7 +68,10 @@ class EncodedData:
     def batch(self, start: int, stop: int) -> Batch:
         """Return rows ``start:stop`` as a :class:`Batch` (views, no copies)."""
         labels = self.labels[start:stop] if self.labels is not None else None
-        return Batch(self.categorical[start:stop], self.dense[start:stop], labels)
+        weights = self.weights[start:stop] if self.weights is not None else None
+        return Batch(
+            self.categorical[start:stop], self.dense[start:stop], labels, weights
+        )
 
     def take(self, index: torch.Tensor) -> EncodedData:
         """Return the rows at ``index`` as new contiguous tensors."""
@@ -74,6 +80,7 @@ class EncodedData:
             self.dense.index_select(0, index),
             self.labels.index_select(0, index) if self.labels is not None else None,
             self.groups[index.numpy()] if self.groups is not None else None,
+            self.weights.index_select(0, index) if self.weights is not None else None,
         )
 
 

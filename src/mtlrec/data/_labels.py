@@ -7,7 +7,7 @@ import pandas as pd
 
 from mtlrec.config import TaskConfig
 
-__all__ = ["build_labels"]
+__all__ = ["build_labels", "build_weights"]
 
 
 def build_labels(
@@ -49,7 +49,69 @@ def build_labels(
                 f"{count} missing values; drop or fill those rows"
             )
         labels[missing, k] = 0.0
+    _check_ranges(labels, tasks, where)
     return labels
+
+
+def _check_ranges(labels: np.ndarray, tasks: list[TaskConfig], where: str) -> None:
+    # Value losses need non-negative (watch time) or positive (log-normal)
+    # labels on the rows of the task's sample space.
+    index = {t.name: k for k, t in enumerate(tasks)}
+    for k, task in enumerate(tasks):
+        if task.loss not in ("weighted_logistic", "lognormal"):
+            continue
+        space = np.ones(len(labels), dtype=bool)
+        parent = task.parent
+        while parent is not None:
+            space &= labels[:, index[parent]] == 1
+            parent = tasks[index[parent]].parent
+        values = labels[space, k]
+        bad = values < 0 if task.loss == "weighted_logistic" else values <= 0
+        if bad.any():
+            rule = ">= 0" if task.loss == "weighted_logistic" else "> 0"
+            raise ValueError(
+                f"task {task.name!r}: loss {task.loss!r} needs labels {rule} in its "
+                f"sample space, but column {task.label!r} in {where} holds "
+                f"{float(values[bad][0])!r}; filter those rows or give the task a "
+                "parent that marks value > 0"
+            )
+
+
+def build_weights(
+    frame: pd.DataFrame,
+    data_column: str | None,
+    tasks: list[TaskConfig],
+    where: str,
+) -> np.ndarray | None:
+    """Return the ``(N, K)`` float32 sample weights, or None if none are set.
+
+    Task ``k`` uses its own ``weight_column``, else ``data_column``, else 1.
+
+    Raises:
+        ValueError: A weight column is missing, non-numeric, holds missing or
+            negative values.
+    """
+    columns = [t.weight_column or data_column for t in tasks]
+    if not any(columns):
+        return None
+    weights = np.ones((len(frame), len(tasks)), dtype=np.float32)
+    for k, column in enumerate(columns):
+        if column is None:
+            continue
+        if column not in frame.columns:
+            raise ValueError(
+                f"task {tasks[k].name!r}: weight column {column!r} is not in "
+                f"{where}; columns are {list(frame.columns)[:20]!r}"
+            )
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+        if np.isnan(values).any() or (values < 0).any():
+            bad = float(values[np.isnan(values) | (values < 0)][0])
+            raise ValueError(
+                f"weight column {column!r} in {where} holds {bad!r}; sample "
+                "weights must be numbers >= 0"
+            )
+        weights[:, k] = values
+    return weights
 
 
 def _task_label(frame: pd.DataFrame, task: TaskConfig, where: str) -> np.ndarray:

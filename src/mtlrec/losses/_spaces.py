@@ -17,6 +17,7 @@ __all__ = [
     "ancestors",
     "joint_labels",
     "prediction_names",
+    "regression_value",
     "sample_mask",
     "task_predictions",
     "task_probabilities",
@@ -91,13 +92,12 @@ def task_probabilities(
 def prediction_names(spec: ModelSpec) -> list[str]:
     """Names of the quantities :func:`task_predictions` returns, in its order.
 
-    Every task in task order, each binary child task followed by
-    ``{task}@entire``.
+    Every task in task order, each child task followed by ``{task}@entire``.
     """
     names = []
     for k, task in enumerate(spec.tasks):
         names.append(task.name)
-        if task.type == "binary" and ancestors(spec, k):
+        if ancestors(spec, k):
             names.append(task.name + ENTIRE_SUFFIX)
     return names
 
@@ -108,9 +108,10 @@ def task_predictions(
     """Turn raw model outputs into the quantities a prediction reports.
 
     A binary task gives its probability (conditional on its parent for a child
-    task), a regression task its value, and each child task also gives
-    ``{task}@entire``, its joint probability over the entire space (binary
-    children only: a regression child has no joint probability).
+    task), a regression task its value (see :func:`regression_value`), and
+    each child task also gives ``{task}@entire`` over the entire space: the
+    joint probability of a binary child, or for a regression child its value
+    times the parent's joint probability (an expected value per impression).
 
     Args:
         spec: The model's tasks.
@@ -123,10 +124,16 @@ def task_predictions(
     conditional, joint = task_probabilities(spec, outputs, output_space)
     result: dict[str, torch.Tensor] = {}
     for k, task in enumerate(spec.tasks):
-        binary = task.type == "binary"
-        result[task.name] = conditional[task.name] if binary else outputs[task.name]
-        if binary and ancestors(spec, k):
-            result[task.name + ENTIRE_SUFFIX] = joint[task.name]
+        chain = ancestors(spec, k)
+        if task.type == "binary":
+            result[task.name] = conditional[task.name]
+            entire = joint[task.name] if chain else None
+        else:
+            result[task.name] = regression_value(spec, k, outputs[task.name])
+            parent = spec.tasks[chain[0]].name if chain else None
+            entire = joint[parent] * result[task.name] if parent else None
+        if entire is not None:
+            result[task.name + ENTIRE_SUFFIX] = entire
     return result
 
 
@@ -138,3 +145,18 @@ def _joint_of(
         for a in ancestors(spec, k):
             result = result * raw[spec.tasks[a].name]
     return result
+
+
+def regression_value(spec: ModelSpec, k: int, output: torch.Tensor) -> torch.Tensor:
+    """Map regression task ``k``'s ``(B,)`` output to its predicted value.
+
+    ``weighted_logistic``: ``exp(logit)`` (the odds, an expected value);
+    ``lognormal``: ``exp(mu + sigma^2 / 2)`` (the log-normal mean); other
+    losses: the output itself.
+    """
+    task = spec.tasks[k]
+    if task.loss == "weighted_logistic":
+        return torch.exp(output)
+    if task.loss == "lognormal":
+        return torch.exp(output + 0.5 * task.lognormal_sigma**2)
+    return output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F  # noqa: N812
 
@@ -9,7 +11,7 @@ from mtlrec.config import TaskConfig
 from mtlrec.losses._spaces import ancestors, joint_labels, sample_mask
 from mtlrec.models import ModelSpec
 
-__all__ = ["MultiTaskLoss"]
+__all__ = ["MultiTaskLoss", "lognormal_loss", "weighted_logistic_loss"]
 
 _LOG_EPS = -1e-7
 
@@ -19,7 +21,8 @@ class MultiTaskLoss:
 
     ``L_k = sum_i delta_k^i loss_k(i) / sum_i delta_k^i`` (PLE Eq. 7) where
     ``delta`` marks rows in the task's space; a batch with no eligible row
-    adds exactly 0 for that task, never NaN.
+    adds exactly 0 for that task, never NaN. With sample weights ``v``, the
+    mean is weighted: ``sum_i delta v loss / sum_i delta v``.
 
     For models whose ``child_loss_space`` is ``"joint"`` (ESMM, AITM), a child
     task is supervised on every row of its root's space against its joint
@@ -53,9 +56,21 @@ class MultiTaskLoss:
         self.weights = torch.tensor([t.weight for t in tasks], dtype=torch.float32)
 
     def per_task(
-        self, outputs: dict[str, torch.Tensor], labels: torch.Tensor
+        self,
+        outputs: dict[str, torch.Tensor],
+        labels: torch.Tensor,
+        weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Return the ``(K,)`` vector of task losses for one batch."""
+        """Return the ``(K,)`` vector of task losses for one batch.
+
+        Args:
+            outputs: ``{task: (B,)}`` model outputs.
+            labels: ``(B, K)`` labels.
+            weights: Optional sample weights, ``(B, K)`` per task or ``(B,)``
+                for all tasks.
+        """
+        if weights is not None and weights.dim() == 1:
+            weights = weights.unsqueeze(1).expand(-1, len(self.tasks))  # (B, K)
         losses = []
         for k, task in enumerate(self.tasks):
             has_parent = task.parent is not None
@@ -66,15 +81,20 @@ class MultiTaskLoss:
             else:
                 row_loss = _row_loss(task, outputs[task.name], labels[:, k])
                 mask = sample_mask(self.spec, labels, k)
+            if weights is not None:
+                mask = mask * weights[:, k]
             count = mask.sum()
             losses.append((row_loss * mask).sum() / count.clamp_min(1.0))
         return torch.stack(losses)  # (K,)
 
     def __call__(
-        self, outputs: dict[str, torch.Tensor], labels: torch.Tensor
+        self,
+        outputs: dict[str, torch.Tensor],
+        labels: torch.Tensor,
+        weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(total, per_task)``: the weighted sum and the ``(K,)`` losses."""
-        per_task = self.per_task(outputs, labels)
+        per_task = self.per_task(outputs, labels, weights)
         total = (per_task * self.weights.to(per_task.device)).sum()
         return total, per_task
 
@@ -103,4 +123,50 @@ def _row_loss(
         return F.binary_cross_entropy_with_logits(output, label, reduction="none")
     if task.loss == "huber":
         return F.huber_loss(output, label, reduction="none", delta=task.huber_delta)
+    if task.loss == "weighted_logistic":
+        return weighted_logistic_loss(output, label)
+    if task.loss == "lognormal":
+        return lognormal_loss(output, label, task.lognormal_sigma)
     return F.mse_loss(output, label, reduction="none")
+
+
+def weighted_logistic_loss(logit: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Per-row weighted logistic loss for a non-negative target such as watch time.
+
+    Rows with ``value > 0`` are positives weighted by ``value``; the others
+    are negatives of weight 1. The odds ``exp(logit)`` then estimate
+    ``E[value] / (1 - P(value > 0))``, close to ``E[value]`` when positives
+    are rare.
+
+    Args:
+        logit: ``(B,)`` model outputs.
+        value: ``(B,)`` targets, >= 0.
+
+    Returns:
+        ``(B,)`` weighted cross-entropies.
+    """
+    positive = (value > 0).to(logit.dtype)
+    weight = torch.where(value > 0, value, torch.ones_like(value))
+    return weight * F.binary_cross_entropy_with_logits(
+        logit, positive, reduction="none"
+    )
+
+
+def lognormal_loss(mu: torch.Tensor, value: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Per-row negative log-likelihood of ``value`` under ``LogNormal(mu, sigma)``.
+
+    ``log y + log sigma + log(2 pi) / 2 + (log y - mu)^2 / (2 sigma^2)``.
+    Values are clamped to at least 1e-7 (rows outside a task's space may
+    hold 0 and are masked out by the caller).
+
+    Args:
+        mu: ``(B,)`` model outputs, the mean of ``log y``.
+        value: ``(B,)`` positive targets.
+        sigma: Standard deviation of ``log y``.
+
+    Returns:
+        ``(B,)`` negative log-likelihoods.
+    """
+    log_y = torch.log(value.clamp_min(1e-7))
+    const = math.log(sigma) + 0.5 * math.log(2 * math.pi)
+    return log_y + const + 0.5 * ((log_y - mu) / sigma) ** 2

@@ -1,5 +1,14 @@
 """Evaluation metrics computed over whole splits."""
 
-from mtlrec.metrics._metrics import auc, gauc, logloss, mae, mse, rmse
+from mtlrec.metrics._metrics import (
+    auc,
+    calibration,
+    gauc,
+    logloss,
+    mae,
+    mse,
+    rmse,
+    xauc,
+)
 
-__all__ = ["auc", "gauc", "logloss", "mae", "mse", "rmse"]
+__all__ = ["auc", "calibration", "gauc", "logloss", "mae", "mse", "rmse", "xauc"]

@@ -10,7 +10,7 @@ from torch import nn
 
 from mtlrec.config import ModelConfig
 from mtlrec.data import Batch
-from mtlrec.layers import InputSpec
+from mtlrec.layers import InputSpec, TaskTowers
 
 __all__ = ["ModelSpec", "MultiTaskModel", "TaskSpec"]
 
@@ -26,11 +26,18 @@ class TaskSpec:
         type: ``"binary"`` (the output is a logit) or ``"regression"`` (a value).
         parent: Name of the parent task whose positives form this task's
             sample space, or None.
+        loss: The task's training loss, which fixes how a regression output
+            maps to a value (``weighted_logistic``: ``exp``; ``lognormal``:
+            ``exp(mu + sigma^2 / 2)``); None or another loss: the output is
+            the value.
+        lognormal_sigma: ``sigma`` of a ``lognormal`` task (default 1).
     """
 
     name: str
     type: Literal["binary", "regression"] = "binary"
     parent: str | None = None
+    loss: str | None = None
+    lognormal_sigma: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,58 @@ class MultiTaskModel(nn.Module):
             An ``nn.Module`` mapping a batch to per-task outputs.
         """
         return self
+
+    def task_modules(self) -> list[str]:
+        """Dotted names of the submodules whose parameters serve one task only.
+
+        The default names every :class:`~mtlrec.layers.TaskTowers` submodule
+        (a batched tower holds one slice per task, each touched by one task's
+        loss only). Models with other per-task parts (MMoE's gates, PLE's task
+        gates) override this.
+        """
+        return [
+            name
+            for name, module in self.named_modules()
+            if isinstance(module, TaskTowers)
+        ]
+
+    def named_shared_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """``(name, parameter)`` of every trainable parameter shared by tasks.
+
+        A parameter is *shared* when more than one task's loss can reach it:
+        every trainable parameter outside :meth:`task_modules`. Gradient
+        balancers (PCGrad, GradNorm) act on these; the rest take their own
+        task's gradient.
+        """
+        owned = {
+            id(p)
+            for name in self.task_modules()
+            for p in self.get_submodule(name).parameters()
+        }
+        return [
+            (name, p)
+            for name, p in self.named_parameters()
+            if p.requires_grad and id(p) not in owned
+        ]
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """The parameters of :meth:`named_shared_parameters`, in model order."""
+        return [p for _, p in self.named_shared_parameters()]
+
+    def gate_weights(self) -> dict[str, torch.Tensor]:
+        """Gate weights of the latest forward pass, for diagnostics.
+
+        Returns:
+            ``{task: (B, E_k)}``: the weights task ``k``'s gate put on each of
+            the ``E_k`` experts it mixes (rows sum to 1), named in the order of
+            :meth:`gate_experts`. Empty for models without gates (the default)
+            or before the first forward pass.
+        """
+        return {}
+
+    def gate_experts(self) -> dict[str, list[str]]:
+        """Names of the experts behind each task's gate weights (same order)."""
+        return {}
 
     def outputs_from_matrix(self, matrix: torch.Tensor) -> dict[str, torch.Tensor]:
         """Split a ``(B, K)`` output matrix into ``{task: (B,)}`` in task order."""

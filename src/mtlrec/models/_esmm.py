@@ -47,6 +47,9 @@ class ESMM(MultiTaskModel):
     Outputs: ``{ctr task: (B,) CTR logit, cvr task: (B,) CVR logit}``; the
     CVR logit is the conditional ``P(conversion | click, x)``.
 
+    The CTCVR loss reaches the CTR net, so only the CVR net is task-specific;
+    the embeddings and the CTR net are shared parameters.
+
     Raises:
         ValueError: The tasks are not a binary (CTR, CVR-with-parent-CTR) pair.
     """
@@ -73,6 +76,10 @@ class ESMM(MultiTaskModel):
             self.ctr_name: self.ctr_net(x).squeeze(-1),  # (B,)
             self.cvr_name: self.cvr_net(x).squeeze(-1),  # (B,)
         }
+
+    def task_modules(self) -> list[str]:
+        """Only the CVR net serves one task."""
+        return ["cvr_net"]
 
 
 def _check_tasks(spec: ModelSpec) -> tuple[str, str]:

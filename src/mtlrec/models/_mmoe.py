@@ -48,7 +48,10 @@ class MMoE(MultiTaskModel):
     raw input ``x``; ``y_k = h^k(f^k(x))``.
 
     Outputs: ``{task: (B,)}`` logits (binary) or values (regression).
-    ``last_gates`` holds the latest gate weights ``(B, K, E)`` for diagnostics.
+    ``last_gates`` holds the latest gate weights ``(B, K, E)`` (``(B, 1, E)``
+    for OMoE); :meth:`gate_weights` returns them per task. Each MMoE gate
+    serves one task, so the gates are task-specific parameters; OMoE's single
+    gate is shared.
     """
 
     config_class: ClassVar[type[ModelConfig]] = MMoEConfig
@@ -77,3 +80,21 @@ class MMoE(MultiTaskModel):
         self.last_gates = gates.detach()
         mixed = mix(gates, experts).expand(-1, num_tasks, -1)  # (B, K, H)
         return self.outputs_from_matrix(self.towers(mixed))  # K x (B,)
+
+    def task_modules(self) -> list[str]:
+        """Towers, plus the gates when each task has its own."""
+        return super().task_modules() + ([] if self.one_gate else ["gates"])
+
+    def gate_weights(self) -> dict[str, torch.Tensor]:
+        """``{task: (B, E)}`` gate weights of the latest forward pass."""
+        if self.last_gates is None:
+            return {}
+        return {
+            name: self.last_gates[:, 0 if self.one_gate else k]
+            for k, name in enumerate(self.spec.task_names)
+        }
+
+    def gate_experts(self) -> dict[str, list[str]]:
+        """Every task's gate weighs the same ``E`` experts."""
+        names = [f"expert_{i}" for i in range(self.experts.num_experts)]
+        return {task: names for task in self.spec.task_names}

@@ -102,7 +102,8 @@ class PLE(MultiTaskModel):
     experts, whose output feeds the next level's shared experts.
 
     Outputs: ``{task: (B,)}`` logits (binary) or values (regression).
-    ``last_gates`` holds the last level's task gate weights, ``K x (B, m_k+m_s)``.
+    ``last_gates`` holds the last level's task gate weights, ``K x (B, m_k+m_s)``;
+    :meth:`gate_weights` returns them by task name.
 
     Notes:
         Gates are a single bias-free linear layer with softmax,
@@ -139,3 +140,30 @@ class PLE(MultiTaskModel):
         self.last_gates = [g.detach() for g in gates]
         stacked = torch.stack(task_inputs, dim=1)  # (B, K, H)
         return self.outputs_from_matrix(self.towers(stacked))  # K x (B,)
+
+    def task_modules(self) -> list[str]:
+        """Towers, every level's task gates and the last level's task experts.
+
+        Task experts below the last level also feed the shared gate, so they
+        are shared parameters.
+        """
+        last = len(self.levels) - 1
+        gates = [f"levels.{i}.task_gates" for i in range(len(self.levels))]
+        return [*super().task_modules(), *gates, f"levels.{last}.task_experts"]
+
+    def gate_weights(self) -> dict[str, torch.Tensor]:
+        """``{task: (B, m_k + m_s)}`` last-level gate weights of the latest pass."""
+        if self.last_gates is None:
+            return {}
+        return dict(zip(self.spec.task_names, self.last_gates, strict=True))
+
+    def gate_experts(self) -> dict[str, list[str]]:
+        """Each task's own last-level experts, then the shared ones."""
+        config = self.config
+        assert isinstance(config, PLEConfig)  # checked in MultiTaskModel.__init__
+        m_task, m_shared = config.num_task_experts, config.num_shared_experts
+        shared = [f"shared_{j}" for j in range(m_shared)]
+        return {
+            task: [f"{task}_{i}" for i in range(m_task)] + shared
+            for task in self.spec.task_names
+        }

@@ -67,3 +67,7 @@ class SingleTask(MultiTaskModel):
             x = inputs(batch.categorical, batch.dense)  # (B, F * D + dense)
             outputs[task.name] = net(x).squeeze(-1)  # (B,)
         return outputs
+
+    def task_modules(self) -> list[str]:
+        """Everything is per task: no parameter is shared."""
+        return ["inputs", "nets"]

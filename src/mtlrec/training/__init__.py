@@ -1,6 +1,7 @@
 """Training loop, evaluation, checkpoints and run directories."""
 
 from mtlrec.training._checkpoint import load_weights, save_weights
+from mtlrec.training._diagnostics import gate_report, gate_usage, unused_experts
 from mtlrec.training._evaluate import (
     ENTIRE_SUFFIX,
     Evaluator,
@@ -18,6 +19,7 @@ from mtlrec.training._run import (
     predict_frame,
     train_run,
 )
+from mtlrec.training._tensorboard import TensorBoardLogger, record_scalars
 from mtlrec.training._trainer import FitResult, Trainer, build_optimizer
 
 __all__ = [
@@ -26,17 +28,22 @@ __all__ = [
     "FitResult",
     "LoadedRun",
     "RunExistsError",
+    "TensorBoardLogger",
     "Trainer",
     "build_model",
     "build_optimizer",
     "encode",
     "evaluate_run",
+    "gate_report",
+    "gate_usage",
     "load_run",
     "load_weights",
     "model_spec",
     "objective_value",
     "predict_frame",
     "predict_scores",
+    "record_scalars",
     "save_weights",
     "train_run",
+    "unused_experts",
 ]

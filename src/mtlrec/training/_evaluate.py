@@ -11,7 +11,7 @@ import torch
 from mtlrec.config import ObjectiveTerm
 from mtlrec.data import EncodedData, iterate_batches
 from mtlrec.losses import ENTIRE_SUFFIX, ancestors, task_predictions
-from mtlrec.metrics import auc, gauc, logloss, mae, mse, rmse
+from mtlrec.metrics import auc, calibration, gauc, logloss, mae, mse, rmse, xauc
 from mtlrec.models import MultiTaskModel
 
 __all__ = ["ENTIRE_SUFFIX", "Evaluator", "objective_value", "predict_scores"]
@@ -29,8 +29,10 @@ def predict_scores(
 
     Returns:
         ``{task: (N,)}``: the probability for a binary task (conditional on its
-        parent for a child task), the value for a regression task, and for each
-        child task also ``{task}@entire``, its joint probability.
+        parent for a child task), the value for a regression task (see
+        :func:`~mtlrec.losses.regression_value`), and for each child task also
+        ``{task}@entire``: its joint probability, or for a regression child the
+        expected value over all rows (parent's joint probability times value).
     """
     was_training = model.training
     model.eval()
@@ -46,10 +48,13 @@ def predict_scores(
 class Evaluator:
     """Computes per-task metrics over whole splits.
 
-    A binary task gets AUC and logloss (and gAUC when groups are given) on the
-    rows of its sample space; a child task also gets them in the entire space
-    under ``{task}@entire``. A regression task gets MSE, MAE and RMSE. An AUC
-    over one class only is None, with one warning per task and split.
+    A binary task gets AUC, logloss and calibration (mean prediction over
+    mean label; and gAUC when groups are given) on the rows of its sample
+    space; a child task also gets them in the entire space under
+    ``{task}@entire``. A regression task gets MSE, MAE, RMSE, XAUC (pairwise
+    ordering) and calibration, and a regression child also in the entire
+    space (label 0 outside the parent's space). An AUC over one class only
+    is None, with one warning per task and split. Metrics are unweighted.
 
     Args:
         model: The model (for its task tree).
@@ -78,9 +83,11 @@ class Evaluator:
             y, s = labels[mask, k], scores[task.name][mask]
             g = groups[mask] if groups is not None else None
             if task.type == "regression":
-                result[task.name] = (
-                    _regression(y, s) if y.size else _nulls("mse", "mae", "rmse")
-                )
+                result[task.name] = _regression(y, s)
+                if chain:
+                    joint_y = labels[:, k] * mask
+                    name = task.name + ENTIRE_SUFFIX
+                    result[name] = _regression(joint_y, scores[name])
                 continue
             result[task.name] = self._binary(task.name, y, s, g, split)
             if chain:
@@ -100,7 +107,11 @@ class Evaluator:
         if not y.size:
             self._warn_once(name, split, "has no rows in its sample space")
             return _nulls("auc", "logloss")
-        values: dict[str, float | None] = {"auc": auc(y, s), "logloss": logloss(y, s)}
+        values: dict[str, float | None] = {
+            "auc": auc(y, s),
+            "logloss": logloss(y, s),
+            "calibration": calibration(y, s),
+        }
         if values["auc"] is None:
             self._warn_once(name, split, "has one label class only; its AUC is null")
         if g is not None:
@@ -116,10 +127,14 @@ class Evaluator:
 
 
 def _regression(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
+    if not y.size:
+        return _nulls("mse", "mae", "rmse", "xauc", "calibration")
     return {
         "mse": mse(y, s),
         "mae": mae(y, s),
         "rmse": rmse(y, s),
+        "xauc": xauc(y, s),
+        "calibration": calibration(y, s),
         "rows": float(y.size),
     }
 

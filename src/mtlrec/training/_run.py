@@ -9,6 +9,10 @@ Layout of ``RUN_DIR``::
     history.json        one record per epoch
     metrics.json        final valid and test metrics (marks a finished run)
     predictions_test.parquet   test-split scores of the kept model
+    labels_test.parquet        test-split labels, one column per task
+    gates_test.json     mean gate weight per task and expert, unused experts
+                        (models with gates only)
+    tensorboard/        TensorBoard event files (with train.tensorboard)
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from mtlrec.config import RunConfig, TaskConfig, parse_config
 from mtlrec.data import (
     EncodedData,
     build_labels,
+    build_weights,
     load_splits,
     read_rows_file,
     resolve_data_dir,
@@ -44,7 +49,9 @@ from mtlrec.training._checkpoint import (
     write_json_atomic,
     write_text_atomic,
 )
+from mtlrec.training._diagnostics import gate_report
 from mtlrec.training._evaluate import Evaluator, predict_scores
+from mtlrec.training._tensorboard import TensorBoardLogger
 from mtlrec.training._trainer import Trainer
 
 __all__ = [
@@ -102,7 +109,12 @@ def model_spec(
         feature_map.num_dense,
         sparse_gradients,
     )
-    return ModelSpec(inputs, tuple(TaskSpec(t.name, t.type, t.parent) for t in tasks))
+    return ModelSpec(
+        inputs,
+        tuple(
+            TaskSpec(t.name, t.type, t.parent, t.loss, t.lognormal_sigma) for t in tasks
+        ),
+    )
 
 
 def build_model(config: RunConfig, feature_map: FeatureMap) -> MultiTaskModel:
@@ -133,7 +145,13 @@ def encode(
         if group not in frame.columns:
             raise ValueError(f"data.group_column {group!r} is not a column of {where}")
         groups = frame[group].to_numpy()
-    return EncodedData(torch.from_numpy(ids), torch.from_numpy(dense), labels, groups)
+    weights = None
+    if with_labels:
+        found = build_weights(frame, config.data.weight_column, config.tasks, where)
+        weights = torch.from_numpy(found) if found is not None else None
+    return EncodedData(
+        torch.from_numpy(ids), torch.from_numpy(dense), labels, groups, weights
+    )
 
 
 def train_run(
@@ -209,13 +227,22 @@ def train_run(
         model.spec, config.tasks, model.output_space, model.child_loss_space
     )
     history: list[dict[str, Any]] = []
+    board = (
+        TensorBoardLogger(run_dir / "tensorboard") if config.train.tensorboard else None
+    )
 
     def record(epoch: dict[str, Any]) -> None:
         history.append(epoch)
         write_json_atomic(run_dir / "history.json", history)
+        if board is not None:
+            board(epoch)
 
     trainer = Trainer(model, loss, config.train, run_dir / WEIGHTS, on_epoch=record)
-    fit = trainer.fit(data["train"], data["valid"])
+    try:
+        fit = trainer.fit(data["train"], data["valid"])
+    finally:
+        if board is not None:
+            board.close()
     # Reuse the trainer's evaluator: a warning already given for a split is
     # not repeated for the final metrics.
     _finish(
@@ -257,6 +284,13 @@ def _finish(
             pd.DataFrame(scores).to_parquet(
                 run_dir / "predictions_test.parquet", index=False
             )
+            names = [t.name for t in config.tasks]
+            pd.DataFrame(labels.numpy(), columns=names).to_parquet(
+                run_dir / "labels_test.parquet", index=False
+            )
+    gates = gate_report(model, data["test"], config.train.eval_batch_size, "test")
+    if gates is not None:
+        write_json_atomic(run_dir / "gates_test.json", gates)
     write_json_atomic(run_dir / METRICS, metrics)
     logger.info("Run finished. dir=%s test=%s", run_dir, _brief(metrics["test"]))
 
@@ -276,6 +310,8 @@ def _reserved_columns(config: RunConfig) -> set[str]:
         reserved.add(config.data.split.column)
     if config.data.group_column:
         reserved.add(config.data.group_column)
+    weights = [config.data.weight_column] + [t.weight_column for t in config.tasks]
+    reserved.update(w for w in weights if w)
     return reserved
 
 

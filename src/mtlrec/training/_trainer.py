@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from mtlrec.config import OptimizerConfig, TrainConfig
 from mtlrec.data import EncodedData, iterate_batches
-from mtlrec.losses import MultiTaskLoss
+from mtlrec.losses import MultiTaskLoss, build_balancer
 from mtlrec.models import MultiTaskModel
 from mtlrec.training._checkpoint import load_weights, save_weights
 from mtlrec.training._evaluate import Evaluator, objective_value, predict_scores
@@ -57,11 +57,17 @@ def sparse_parameters(model: torch.nn.Module) -> list[torch.Tensor]:
     ]
 
 
-def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> Optimizers:
+def build_optimizer(
+    model: torch.nn.Module,
+    config: OptimizerConfig,
+    extra: Sequence[torch.nn.Parameter] = (),
+) -> Optimizers:
     """Create the optimiser named in ``config`` over the model's parameters.
 
     Embedding tables with sparse gradients get a row-wise optimiser of the
     same kind (``SparseAdam`` for Adam/AdamW, SGD for SGD) without weight decay.
+    ``extra`` parameters (a loss balancer's) join the dense optimiser as a
+    group without weight decay.
     """
     sparse_ids = {id(p) for p in sparse_parameters(model)}
     dense = [
@@ -73,13 +79,16 @@ def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> Optimize
         "adamw": torch.optim.AdamW,
         "sgd": torch.optim.SGD,
     }
+    groups: list[Any] = [{"params": dense}]
+    if extra:
+        groups.append({"params": list(extra), "weight_decay": 0.0})
     optimizers: list[torch.optim.Optimizer] = []
-    if dense:
+    if dense or extra:
         # Adam's fused kernel updates every tensor in one pass (CPU and GPU).
         fused = {"fused": True} if config.name in ("adam", "adamw") else {}
         optimizers.append(
             kinds[config.name](
-                dense, lr=config.lr, weight_decay=config.weight_decay, **fused
+                groups, lr=config.lr, weight_decay=config.weight_decay, **fused
             )
         )
     if sparse:
@@ -111,7 +120,8 @@ class Trainer:
     Args:
         model: The model to train (in place).
         loss: Per-task loss with sample spaces.
-        config: Epochs, batch size, optimiser, patience, objective, seed.
+        config: Epochs, batch size, optimiser, balancer, patience, objective,
+            seed.
         checkpoint_path: Where the best weights are written (atomically).
         on_epoch: Optional callback given each epoch's record.
     """
@@ -130,7 +140,13 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path)
         self.on_epoch = on_epoch
         self.evaluator = Evaluator(model)
-        self.optimizer = build_optimizer(model, config.optimizer)
+        regression = [t.type == "regression" for t in loss.tasks]
+        self.balancer = build_balancer(
+            config.balancer, model, loss.weights, regression, config.seed
+        )
+        self.optimizer = build_optimizer(
+            model, config.optimizer, self.balancer.extra_parameters()
+        )
         sparse_ids = {id(p) for p in sparse_parameters(model)}
         self._dense_parameters = [
             p for p in model.parameters() if id(p) not in sparse_ids
@@ -197,9 +213,10 @@ class Trainer:
         for batch in bar:
             assert batch.labels is not None  # checked in fit
             with self._autocast():
-                loss, per_task = self.loss(self.model(batch), batch.labels)
+                outputs = self.model(batch)
+                per_task = self.loss.per_task(outputs, batch.labels, batch.weights)
             self.optimizer.zero_grad()
-            loss.backward()
+            loss = self.balancer.backward(per_task)  # fills every .grad
             if self.config.grad_clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(
                     self._dense_parameters, self.config.grad_clip_norm
@@ -212,7 +229,8 @@ class Trainer:
                 bar.set_postfix(loss=f"{total_sum.item() / num_batches:.4f}")
         bar.close()
         seconds = time.perf_counter() - started
-        task_losses = (task_sums / max(num_batches, 1)).tolist()
+        task_means = task_sums / max(num_batches, 1)
+        task_losses = task_means.tolist()
         return {
             "epoch": epoch,
             "train_loss": float(total_sum) / max(num_batches, 1),
@@ -221,6 +239,7 @@ class Trainer:
             ),
             "train_seconds": seconds,
             "train_rows_per_second": len(data) / seconds if seconds > 0 else None,
+            "balancer": self.balancer.end_epoch(task_means),
         }
 
     def _validate(self, data: EncodedData) -> dict[str, Any]:
