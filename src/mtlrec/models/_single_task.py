@@ -64,6 +64,6 @@ class SingleTask(MultiTaskModel):
         for task, inputs, net in zip(
             self.spec.tasks, self.inputs, self.nets, strict=True
         ):
-            x = inputs(batch.categorical, batch.dense)  # (B, F * D + dense)
+            x = inputs.from_batch(batch)  # (B, F * D + dense)
             outputs[task.name] = net(x).squeeze(-1)  # (B,)
         return outputs

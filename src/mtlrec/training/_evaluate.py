@@ -14,11 +14,18 @@ from mtlrec.losses import ancestors, task_probabilities
 from mtlrec.metrics import auc, gauc, logloss, mae, mse, rmse
 from mtlrec.models import MultiTaskModel
 
-__all__ = ["ENTIRE_SUFFIX", "Evaluator", "objective_value", "predict_scores"]
+__all__ = [
+    "DOMAIN_SEPARATOR",
+    "ENTIRE_SUFFIX",
+    "Evaluator",
+    "objective_value",
+    "predict_scores",
+]
 
 logger = logging.getLogger(__name__)
 
 ENTIRE_SUFFIX = "@entire"
+DOMAIN_SEPARATOR = "/"
 
 Metrics = dict[str, dict[str, float | None]]
 
@@ -61,6 +68,10 @@ class Evaluator:
     under ``{task}@entire``. A regression task gets MSE, MAE and RMSE. An AUC
     over one class only is None, with one warning per task and split.
 
+    With domains (``model.spec.domains`` and a ``domains`` array), every
+    entry is repeated per domain under ``{entry}/{domain}``; a domain with
+    no rows in the split gets null metrics and one warning.
+
     Args:
         model: The model (for its task tree).
     """
@@ -75,8 +86,44 @@ class Evaluator:
         labels: np.ndarray,
         groups: np.ndarray | None = None,
         split: str = "valid",
+        domains: np.ndarray | torch.Tensor | None = None,
     ) -> Metrics:
-        """Return ``{task: {metric: value}}`` for one split."""
+        """Return ``{task: {metric: value}}`` for one split.
+
+        Args:
+            scores: ``{task: (N,)}`` from :func:`predict_scores`.
+            labels: ``(N, K)`` labels.
+            groups: Optional ``(N,)`` group keys (gAUC).
+            split: Split name for warnings.
+            domains: Optional ``(N,)`` domain indices; adds per-domain entries.
+        """
+        result = self._metrics(scores, labels, groups, split)
+        if domains is None or not self.spec.domains:
+            return result
+        index = np.asarray(domains)
+        for d, name in enumerate(self.spec.domains):
+            rows = index == d
+            if not rows.any():
+                self._warn_once(f"domain {name}", split, "has no rows")
+            part = self._metrics(
+                {k: v[rows] for k, v in scores.items()},
+                labels[rows],
+                groups[rows] if groups is not None else None,
+                split,
+                quiet=True,
+            )
+            for entry, values in part.items():
+                result[f"{entry}{DOMAIN_SEPARATOR}{name}"] = values
+        return result
+
+    def _metrics(
+        self,
+        scores: dict[str, np.ndarray],
+        labels: np.ndarray,
+        groups: np.ndarray | None,
+        split: str,
+        quiet: bool = False,
+    ) -> Metrics:
         result: Metrics = {}
         for k, task in enumerate(self.spec.tasks):
             chain = ancestors(self.spec, k)
@@ -92,11 +139,13 @@ class Evaluator:
                     _regression(y, s) if y.size else _nulls("mse", "mae", "rmse")
                 )
                 continue
-            result[task.name] = self._binary(task.name, y, s, g, split)
+            result[task.name] = self._binary(task.name, y, s, g, split, quiet)
             if chain:
                 joint_y = labels[:, k] * np.all(labels[:, chain] == 1, axis=1)
                 name = task.name + ENTIRE_SUFFIX
-                result[name] = self._binary(name, joint_y, scores[name], groups, split)
+                result[name] = self._binary(
+                    name, joint_y, scores[name], groups, split, quiet
+                )
         return result
 
     def _binary(
@@ -106,12 +155,14 @@ class Evaluator:
         s: np.ndarray,
         g: np.ndarray | None,
         split: str,
+        quiet: bool = False,
     ) -> dict[str, float | None]:
         if not y.size:
-            self._warn_once(name, split, "has no rows in its sample space")
+            if not quiet:
+                self._warn_once(name, split, "has no rows in its sample space")
             return _nulls("auc", "logloss")
         values: dict[str, float | None] = {"auc": auc(y, s), "logloss": logloss(y, s)}
-        if values["auc"] is None:
+        if values["auc"] is None and not quiet:
             self._warn_once(name, split, "has one label class only; its AUC is null")
         if g is not None:
             values["gauc"] = gauc(y, s, g)

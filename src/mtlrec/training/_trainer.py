@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mtlrec.config import OptimizerConfig, TrainConfig
-from mtlrec.data import EncodedData, iterate_batches
+from mtlrec.data import Batch, EncodedData, iterate_batches
 from mtlrec.losses import MultiTaskLoss
 from mtlrec.models import MultiTaskModel
 from mtlrec.training._checkpoint import load_weights, save_weights
@@ -28,10 +28,19 @@ _PROGRESS_EVERY = 20
 
 
 def build_optimizer(
-    model: torch.nn.Module, config: OptimizerConfig
+    model: torch.nn.Module,
+    config: OptimizerConfig,
+    exclude: list[torch.nn.Parameter] | None = None,
 ) -> torch.optim.Optimizer:
-    """Create the optimiser named in ``config`` over the model's parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """Create the optimiser named in ``config`` over the model's parameters.
+
+    Args:
+        model: The model.
+        config: Optimiser name, learning rate, weight decay.
+        exclude: Parameters left to another optimiser (default none).
+    """
+    skipped = {id(p) for p in exclude or []}
+    params = [p for p in model.parameters() if p.requires_grad and id(p) not in skipped]
     if config.name == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.name == "adamw":
@@ -81,7 +90,13 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path)
         self.on_epoch = on_epoch
         self.evaluator = Evaluator(model)
-        self.optimizer = build_optimizer(model, config.optimizer)
+        architecture = model.architecture_parameters()
+        self.optimizer = build_optimizer(model, config.optimizer, exclude=architecture)
+        self.architecture_optimizer = (
+            torch.optim.Adam(architecture, lr=model.architecture_lr)
+            if architecture
+            else None
+        )
 
     def fit(self, train: EncodedData, valid: EncodedData) -> FitResult:
         """Run the epochs; the best weights are restored into the model at the end."""
@@ -91,6 +106,8 @@ class Trainer:
         result, waited, started = FitResult(), 0, time.perf_counter()
         for epoch in range(1, self.config.epochs + 1):
             record = self._train_epoch(train, epoch, generator)
+            if self.architecture_optimizer is not None:
+                self._architecture_step(valid, generator)
             record.update(self._validate(valid))
             result.history.append(record)
             if _improved(record["objective"], result.best_objective, result.best_epoch):
@@ -137,8 +154,7 @@ class Trainer:
             disable=not self.config.progress_bar,
         )
         for batch in bar:
-            assert batch.labels is not None  # checked in fit
-            loss, per_task = self.loss(self.model(batch), batch.labels)
+            loss, per_task = self._batch_loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.config.grad_clip_norm is not None:
@@ -164,11 +180,35 @@ class Trainer:
             "train_rows_per_second": len(data) / seconds if seconds > 0 else None,
         }
 
+    def _batch_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        # The weighted task losses plus the model's own term, if it has one.
+        assert batch.labels is not None  # checked in fit
+        outputs = self.model(batch)
+        loss, per_task = self.loss(outputs, batch.labels)
+        extra = self.model.auxiliary_loss(outputs, batch, per_task)
+        return (loss if extra is None else loss + extra), per_task
+
+    def _architecture_step(self, data: EncodedData, generator: torch.Generator) -> None:
+        # One step on one shuffled validation mini-batch for the architecture
+        # parameters only; the model weights keep their values.
+        assert self.architecture_optimizer is not None
+        self.model.train()
+        batch = next(
+            iterate_batches(data, self.config.batch_size, True, generator=generator)
+        )
+        loss, _ = self._batch_loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.architecture_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.architecture_optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        logger.debug("Architecture step done. loss=%.6f", float(loss))
+
     def _validate(self, data: EncodedData) -> dict[str, Any]:
         assert data.labels is not None  # checked in fit
         scores = predict_scores(self.model, data, self.config.eval_batch_size)
         metrics = self.evaluator.metrics(
-            scores, data.labels.numpy(), data.groups, "valid"
+            scores, data.labels.numpy(), data.groups, "valid", data.domains
         )
         objective = objective_value(metrics, self.config.objective)
         logger.info(
@@ -177,7 +217,7 @@ class Trainer:
                 f"{t}.{m}={v:.4f}"
                 for t, ms in metrics.items()
                 for m, v in ms.items()
-                if v is not None and m not in ("rows", "positives")
+                if v is not None and m not in ("rows", "positives") and "/" not in t
             ),
             None if objective is None else round(objective, 6),
         )
