@@ -79,6 +79,7 @@ class Evaluator:
     def __init__(self, model: MultiTaskModel) -> None:
         self.spec = model.spec
         self._warned: set[tuple[str, str]] = set()
+        self._warned_domains: set[tuple[str, str]] = set()
 
     def metrics(
         self,
@@ -103,8 +104,14 @@ class Evaluator:
         index = np.asarray(domains)
         for d, name in enumerate(self.spec.domains):
             rows = index == d
-            if not rows.any():
-                self._warn_once(f"domain {name}", split, "has no rows")
+            if not rows.any() and (name, split) not in self._warned_domains:
+                self._warned_domains.add((name, split))
+                logger.warning(
+                    "Domain has no rows on this split; its metrics are null. "
+                    "domain=%s split=%s",
+                    name,
+                    split,
+                )
             part = self._metrics(
                 {k: v[rows] for k, v in scores.items()},
                 labels[rows],

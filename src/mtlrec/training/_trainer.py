@@ -202,7 +202,7 @@ class Trainer:
         loss.backward()
         self.architecture_optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        logger.debug("Architecture step done. loss=%.6f", float(loss))
+        logger.debug("Architecture step done. loss=%.6f", float(loss.detach()))
 
     def _validate(self, data: EncodedData) -> dict[str, Any]:
         assert data.labels is not None  # checked in fit
