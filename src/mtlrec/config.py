@@ -210,16 +210,21 @@ class NumericFeature(_Section):
 class SequenceFeature(_Section):
     """A history of earlier events per key, built from the log by time.
 
-    For each row, the events of the same ``key`` (e.g. user) whose ``order``
-    value (e.g. timestamp) is strictly smaller, the latest ``max_length`` of
-    them, oldest first. Each event carries one id per column in ``columns``
-    (e.g. item id and behaviour type), encoded with its own vocabulary.
+    With ``source: log`` (default), for each row, the events of the same
+    ``key`` (e.g. user) whose ``order`` value (e.g. timestamp) is strictly
+    smaller, the latest ``max_length`` of them, oldest first. With ``source:
+    column``, each of ``columns`` already holds a row's history as ids joined
+    by ``separator`` (oldest first); a history longer than ``max_length`` is
+    an error. Each event carries one id per column (e.g. item id and
+    behaviour type), encoded with its own vocabulary.
 
     Args:
         name: Name of the feature.
-        key: Column whose equal values share a history.
-        order: Column that orders events (strictly earlier events only).
+        source: ``log`` or ``column`` (default ``log``).
+        key: Column whose equal values share a history (``log`` only).
+        order: Column that orders events (``log`` only).
         columns: Event columns, one id channel each.
+        separator: Separator of ids in a ``column`` history (default ``|``).
         max_length: Longest history kept ``L`` (default 20).
         pooling: How models that pool histories reduce them: ``mean``,
             ``sum`` or ``attention`` (default ``mean``).
@@ -227,12 +232,23 @@ class SequenceFeature(_Section):
     """
 
     name: str
-    key: str
-    order: str
+    source: Literal["log", "column"] = "log"
+    key: str | None = None
+    order: str | None = None
     columns: Annotated[list[str], Field(min_length=1)]
+    separator: str = Field("|", min_length=1)
     max_length: int = Field(20, gt=0)
     pooling: Literal["mean", "sum", "attention"] = "mean"
     min_count: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _check_source(self) -> SequenceFeature:
+        if self.source == "log" and (self.key is None or self.order is None):
+            raise ValueError(
+                f"sequence feature {self.name!r} with source 'log' needs key and "
+                "order columns (or set source: column for pre-built histories)"
+            )
+        return self
 
 
 class FeaturesConfig(_Section):

@@ -87,3 +87,62 @@ def test_history_columns_must_exist() -> None:
     config.sequence.columns = ["item", "nope"]
     with pytest.raises(ValueError, match="names columns \\['nope'\\]"):
         FeatureMap.fit(_frame(), config, set())
+
+
+def _column_config(max_length: int = 3) -> FeaturesConfig:
+    return FeaturesConfig.model_validate(
+        {
+            "categorical": [{"name": "item"}],
+            "sequence": {
+                "name": "hist",
+                "source": "column",
+                "columns": ["items", "kinds"],
+                "max_length": max_length,
+            },
+        }
+    )
+
+
+def _column_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "item": ["a", "b", "c"],
+            "items": ["a|b", "", "b|b|c"],
+            "kinds": ["pv|buy", None, "pv|pv|pv"],
+        }
+    )
+
+
+def test_prebuilt_histories_are_parsed_and_padded() -> None:
+    fmap = FeatureMap.fit(_column_frame(), _column_config(), set())
+    assert fmap.sequence is not None
+    ids, lengths = fmap.sequence.transform(_column_frame())
+    vocab = fmap.sequence.channels[0].vocabulary
+    assert lengths.tolist() == [2, 0, 3]
+    assert ids[:, :, 0].tolist() == [
+        [vocab.index("a") + 1, vocab.index("b") + 1, 0],
+        [0, 0, 0],
+        [vocab.index("b") + 1, vocab.index("b") + 1, vocab.index("c") + 1],
+    ]
+
+
+def test_prebuilt_history_longer_than_declared_is_rejected() -> None:
+    with pytest.raises(ValueError, match="1 histories longer than max_length=2"):
+        FeatureMap.fit(_column_frame(), _column_config(max_length=2), set())
+
+
+def test_prebuilt_channels_must_have_equal_lengths() -> None:
+    fmap = FeatureMap.fit(_column_frame(), _column_config(), set())
+    bad = _column_frame().assign(kinds=["pv", "", "pv|pv|pv"])
+    with pytest.raises(ValueError, match="different lengths"):
+        fmap.sequence.transform(bad)
+
+
+def test_log_source_needs_key_and_order() -> None:
+    with pytest.raises(ValueError, match="needs key and order"):
+        FeaturesConfig.model_validate(
+            {
+                "categorical": [{"name": "item"}],
+                "sequence": {"name": "h", "columns": ["item"]},
+            }
+        )
