@@ -99,6 +99,7 @@ class AITM(MultiTaskModel):
     summary = "funnel towers with attention-based transfer and a calibrator term"
     output_space = "joint"
     child_loss_space = "joint"
+    config: AITMConfig
 
     def __init__(self, spec: ModelSpec, config: AITMConfig) -> None:
         super().__init__(spec, config)

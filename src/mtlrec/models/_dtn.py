@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from pydantic import Field
@@ -24,6 +24,7 @@ from mtlrec.models._registry import register
 __all__ = ["DTN", "DTNConfig"]
 
 Interaction = Literal["masknet", "gdcn", "memonet", "mlp"]
+_DEFAULT_EXPERTS: tuple[Interaction, ...] = ("masknet", "gdcn", "memonet")
 
 
 class DTNConfig(ModelConfig):
@@ -47,7 +48,7 @@ class DTNConfig(ModelConfig):
 
     name: Literal["dtn"] = "dtn"
     experts: list[Interaction] = Field(
-        default_factory=lambda: ["masknet", "gdcn", "memonet"], min_length=1
+        default_factory=lambda: list(_DEFAULT_EXPERTS), min_length=1
     )
     expert_dim: int = Field(64, gt=0)
     mask_blocks: int = Field(2, gt=0)
@@ -116,6 +117,7 @@ class _MemoNet(nn.Module):
     """
 
     _PRIMES = ((1_000_003, 998_244_353), (19_260_817, 1_000_000_007))
+    pairs: torch.Tensor
 
     def __init__(self, num_fields: int, dim: int, config: DTNConfig) -> None:
         super().__init__()
@@ -131,7 +133,7 @@ class _MemoNet(nn.Module):
     def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         left, right = ids[:, self.pairs[:, 0]], ids[:, self.pairs[:, 1]]  # (B, P)
         pair_id = torch.arange(len(self.pairs), device=ids.device)
-        memory = 0
+        memory = torch.zeros(())
         for a, b in self._PRIMES:
             code = (left * a + right * b + pair_id * 7919) % self.buckets  # (B, P)
             memory = memory + self.codebook(code)  # (B, P, D)
@@ -192,6 +194,7 @@ class DTN(MultiTaskModel):
     summary = "task-specific and shared interaction experts, CTR-to-CVR transfer"
     output_space = "joint"
     child_loss_space = "joint"
+    config: DTNConfig
 
     def __init__(self, spec: ModelSpec, config: DTNConfig) -> None:
         super().__init__(spec, config)
@@ -220,7 +223,12 @@ class DTN(MultiTaskModel):
         """Return every task's logit for ``batch``."""
         x = self.norm(self.inputs.from_batch(batch))  # (B, W)
         experts = torch.stack(
-            [e(x, batch.categorical) for branch in self.branches for e in branch], dim=1
+            [
+                expert(x, batch.categorical)
+                for branch in self.branches
+                for expert in cast(nn.ModuleList, branch)
+            ],
+            dim=1,
         )  # (B, (K + 1) * n, H)
         kinds = len(self.config.experts)
         logits: list[torch.Tensor] = []

@@ -150,6 +150,7 @@ class UBASVR(MultiTaskModel):
     summary = (
         "behaviour transformer, multi-level experts, tower attention, dynamic loss"
     )
+    config: UBASVRConfig
 
     def __init__(self, spec: ModelSpec, config: UBASVRConfig) -> None:
         super().__init__(spec, config)
@@ -165,6 +166,7 @@ class UBASVR(MultiTaskModel):
             num_task_experts=config.num_task_experts,
             num_shared_experts=config.num_shared_experts,
             expert_units=config.expert_units,
+            dropout=0.0,
         )
         levels = []
         for level in range(config.num_levels):

@@ -67,6 +67,8 @@ class YouTubeMMoE(MMoE):
     config_class = YouTubeMMoEConfig
     paper = "Zhao et al., Recommending What Video to Watch Next, RecSys 2019"
     summary = "MMoE plus a shallow position-bias tower used only in training"
+    config: YouTubeMMoEConfig
+    bias_mask: torch.Tensor
 
     def __init__(self, spec: ModelSpec, config: YouTubeMMoEConfig) -> None:
         super().__init__(spec, config)
