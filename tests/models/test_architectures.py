@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 import pytest
 import torch
+
 from helpers import (
     all_parameters_get_finite_gradients,
     funnel_tasks,
     make_batch,
     make_spec,
 )
-
 from mtlrec.config import ModelConfig
 from mtlrec.models import (
     AITMConfig,
