@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+
+# tests/helpers.py is imported as ``helpers`` by the model tests.
+sys.path.insert(0, str(Path(__file__).parent))
 
 # The machines running the suite are small and shared; tiny models are fastest
 # on one thread anyway.

@@ -29,6 +29,7 @@ from pydantic import (
 
 __all__ = [
     "BalancerConfig",
+    "AdFunnelConfig",
     "ConfigError",
     "DWABalancerConfig",
     "FixedBalancerConfig",
@@ -36,6 +37,8 @@ __all__ = [
     "PCGradBalancerConfig",
     "UncertaintyBalancerConfig",
     "DataConfig",
+    "PositionFeedConfig",
+    "SequenceFeature",
     "FeaturesConfig",
     "CategoricalFeature",
     "NumericFeature",
@@ -56,6 +59,7 @@ __all__ = [
 ]
 
 SPLITS = ("train", "valid", "test")
+GENERATED_FORMATS = ("synthetic", "ad_funnel", "position_feed")
 
 
 class ConfigError(ValueError):
@@ -82,12 +86,42 @@ class SyntheticConfig(_Section):
     seed: int = 0
 
 
+class AdFunnelConfig(_Section):
+    """Settings of the simulated advertising funnel (``data.format: ad_funnel``).
+
+    See ``mtlrec.data.ad_funnel_synthetic``: impressions pass ``num_steps``
+    chained binary steps (click, application, approval, activation, ...).
+    """
+
+    num_rows: int = Field(20000, gt=0)
+    num_steps: int = Field(4, ge=2)
+    num_fields: int = Field(6, gt=0)
+    vocab_size: int = Field(30, gt=1)
+    seed: int = 0
+
+
+class PositionFeedConfig(_Section):
+    """Settings of the simulated feed (``data.format: position_feed``).
+
+    See ``mtlrec.data.position_feed_synthetic``: lists ranked by a logging
+    policy, clicks from position-dependent examination times true relevance.
+    """
+
+    num_lists: int = Field(3000, gt=0)
+    list_size: int = Field(10, gt=1)
+    num_items: int = Field(500, gt=1)
+    examination_power: float = Field(1.0, ge=0)
+    policy_noise: float = Field(0.5, ge=0)
+    seed: int = 0
+
+
 class SplitConfig(_Section):
     """How rows are assigned to the train, valid and test splits.
 
-    ``random``: seeded random fractions of all rows read. ``column``: the value
-    of ``column`` names each row's split through ``values``. ``files``: each
-    split comes from its own file named in ``data.files``.
+    ``random``: seeded random fractions of all rows read; with ``by`` set,
+    fractions of the distinct values of that column (e.g. user-disjoint
+    splits). ``column``: the value of ``column`` names each row's split through
+    ``values``. ``files``: each split comes from its own file in ``data.files``.
     """
 
     method: Literal["random", "column", "files"] = "random"
@@ -95,6 +129,7 @@ class SplitConfig(_Section):
         default_factory=lambda: {"train": 0.8, "valid": 0.1, "test": 0.1}
     )
     seed: int = 0
+    by: str | None = None
     column: str | None = None
     values: dict[str, str] = Field(default_factory=lambda: {s: s for s in SPLITS})
 
@@ -132,18 +167,30 @@ class DataConfig(_Section):
     task's loss (a task's own ``weight_column`` takes precedence).
     """
 
-    format: Literal["csv", "parquet", "census_income", "synthetic"] = "csv"
+    format: Literal[
+        "csv",
+        "parquet",
+        "census_income",
+        "synthetic",
+        "movielens_100k",
+        "taobao_user_behavior",
+        "ad_funnel",
+        "position_feed",
+    ] = "csv"
     path: str | None = None
     files: dict[str, str] | None = None
     split: SplitConfig = Field(default_factory=SplitConfig)
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    ad_funnel: AdFunnelConfig = Field(default_factory=AdFunnelConfig)
+    position_feed: PositionFeedConfig = Field(default_factory=PositionFeedConfig)
     group_column: str | None = None
     weight_column: str | None = None
+    domain_column: str | None = None
     csv_separator: str = ","
 
     @model_validator(mode="after")
     def _check_source(self) -> DataConfig:
-        if self.format == "synthetic":
+        if self.format in GENERATED_FORMATS:
             return self
         if self.split.method == "files":
             if not self.files or set(self.files) != set(SPLITS):
@@ -173,11 +220,63 @@ class NumericFeature(_Section):
     scaling: Literal["standard", "minmax", "none"] = "standard"
 
 
+class SequenceFeature(_Section):
+    """A history of earlier events per key, built from the log by time.
+
+    With ``source: log`` (default), for each row, the events of the same
+    ``key`` (e.g. user) whose ``order`` value (e.g. timestamp) is strictly
+    smaller, the latest ``max_length`` of them, oldest first. With ``source:
+    column``, each of ``columns`` already holds a row's history as ids joined
+    by ``separator`` (oldest first); a history longer than ``max_length`` is
+    an error. Each event carries one id per column (e.g. item id and
+    behaviour type), encoded with its own vocabulary.
+
+    Args:
+        name: Name of the feature.
+        source: ``log`` or ``column`` (default ``log``).
+        key: Column whose equal values share a history (``log`` only).
+        order: Column that orders events (``log`` only).
+        columns: Event columns, one id channel each.
+        separator: Separator of ids in a ``column`` history (default ``|``).
+        max_length: Longest history kept ``L`` (default 20).
+        pooling: How models that pool histories reduce them: ``mean``,
+            ``sum`` or ``attention`` (default ``mean``).
+        min_count: Training count an event value needs for its own id.
+    """
+
+    name: str
+    source: Literal["log", "column"] = "log"
+    key: str | None = None
+    order: str | None = None
+    columns: Annotated[list[str], Field(min_length=1)]
+    separator: str = Field("|", min_length=1)
+    max_length: int = Field(20, gt=0)
+    pooling: Literal["mean", "sum", "attention"] = "mean"
+    min_count: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _check_source(self) -> SequenceFeature:
+        if self.source == "log" and (self.key is None or self.order is None):
+            raise ValueError(
+                f"sequence feature {self.name!r} with source 'log' needs key and "
+                "order columns (or set source: column for pre-built histories)"
+            )
+        return self
+
+
 class FeaturesConfig(_Section):
-    """Input features. ``exclude`` removes columns that globs would match."""
+    """Input features. ``exclude`` removes columns that globs would match.
+
+    ``context`` lists categorical columns used only in training (position,
+    device): models that use them (the shallow bias tower) read them from
+    ``Batch.context``; they are ignored, and may be absent, at prediction.
+    ``sequence`` declares one history feature (see :class:`SequenceFeature`).
+    """
 
     categorical: list[CategoricalFeature] = Field(default_factory=list)
     numeric: list[NumericFeature] = Field(default_factory=list)
+    context: list[CategoricalFeature] = Field(default_factory=list)
+    sequence: SequenceFeature | None = None
     exclude: list[str] = Field(default_factory=list)
     embedding_dim: int = Field(16, gt=0)
 
@@ -509,6 +608,13 @@ class RunConfig(_Section):
                 )
         for task in self.tasks:
             _check_acyclic(task.name, by_name)
+        for position, task in enumerate(self.tasks):
+            if task.parent is not None and task.parent in names[position:]:
+                raise ValueError(
+                    f"task {task.name!r} is listed before its parent "
+                    f"{task.parent!r}; declare the steps of a funnel in order, "
+                    "parent first"
+                )
         self._default_objective(names)
         self._check_score_weights(names)
         self._check_balancer(names)

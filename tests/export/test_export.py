@@ -137,7 +137,26 @@ def test_read_metadata_errors(tmp_path):
         read_metadata(plain)
 
 
-@pytest.mark.parametrize("model_name", sorted(list_models()))
+# Export takes the categorical and dense groups only; models that read domains
+# or training-only context need those inputs added to export first.
+NOT_EXPORTABLE_YET = {"m3oe", "youtube_mmoe"}
+
+
+@pytest.mark.parametrize(
+    "model_name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                reason="#6 export has no domain or context input group yet",
+                strict=True,
+            ),
+        )
+        if name in NOT_EXPORTABLE_YET
+        else name
+        for name in sorted(list_models())
+    ],
+)
 def test_every_registered_model_exports(model_name, tmp_path):
     tasks = "[{name: click, label: click}, {name: buy, label: buy, parent: click}]"
     config = load_config(

@@ -7,12 +7,14 @@ that accepts none of them fails the suite.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from mtlrec.config import TaskConfig
 from mtlrec.data import Batch
-from mtlrec.layers import InputSpec
+from mtlrec.layers import InputLayer, InputSpec
 from mtlrec.losses import MultiTaskLoss
 from mtlrec.models import (
     ModelSpec,
@@ -23,7 +25,17 @@ from mtlrec.models import (
 )
 
 MODEL_NAMES = sorted(list_models())
-INPUTS = InputSpec(vocab_sizes=(5, 4, 3), embedding_dim=8, num_dense=2)  # F=3, D=8
+# F=3, D=8, plus a training-only context field and a 2-channel history of
+# length L=3, so models that read them run too; the others ignore them.
+INPUTS = InputSpec(
+    vocab_sizes=(5, 4, 3),
+    embedding_dim=8,
+    num_dense=2,
+    context_vocab_sizes=(4,),
+    sequence_vocab_sizes=(6, 3),
+    sequence_length=3,
+)
+DOMAINS = ("d0", "d1")
 LAYOUTS = {
     "binary_regression": (TaskSpec("click"), TaskSpec("rating", "regression")),
     "two_binary": (TaskSpec("click"), TaskSpec("like")),
@@ -42,7 +54,7 @@ def make_config(cls: type[MultiTaskModel], **overrides):
 def build(name: str, tasks, seed: int = 0, inputs: InputSpec = INPUTS):
     cls = get_model_class(name)
     torch.manual_seed(seed)
-    return cls(ModelSpec(inputs, tasks), make_config(cls))
+    return cls(ModelSpec(inputs, tasks, DOMAINS), make_config(cls))
 
 
 def accepted_layouts(name: str) -> list[str]:
@@ -81,7 +93,25 @@ def make_batch(tasks, seed: int = 0, inputs: InputSpec = INPUTS) -> Batch:
             ]
         if task.parent is not None:
             labels[:, k] *= labels[:, names.index(task.parent)]
-    return Batch(ids, dense, labels)
+    batch = Batch(ids, dense, labels, domains=torch.arange(B) % len(DOMAINS))
+    if inputs.context_vocab_sizes:
+        batch.context = torch.stack(
+            [
+                torch.randint(1, v, (B,), generator=generator)
+                for v in inputs.context_vocab_sizes
+            ],
+            dim=1,
+        )
+    if inputs.sequence_vocab_sizes:
+        length = inputs.sequence_length
+        channels = [
+            torch.randint(1, v, (B, length), generator=generator)
+            for v in inputs.sequence_vocab_sizes
+        ]
+        batch.history_lengths = torch.tensor([0, 1, length, 2])  # one empty
+        keep = torch.arange(length) < batch.history_lengths[:, None]
+        batch.history = torch.stack(channels, dim=2) * keep[:, :, None]
+    return batch
 
 
 def task_configs(tasks) -> list[TaskConfig]:
@@ -141,7 +171,13 @@ def test_output_keys_and_shapes(name, layout):
 @pytest.mark.parametrize(("name", "layout"), CASES)
 def test_categorical_only_and_dense_only_inputs(name, layout, inputs):
     tasks = LAYOUTS[layout]
-    model = build(name, tasks, inputs=inputs)
+    try:
+        model = build(name, tasks, inputs=inputs)
+    except ValueError as exc:
+        # A model may need a kind of input (context, several fields); it must
+        # then refuse at construction with a message naming it.
+        assert "needs" in str(exc)
+        return
 
     outputs = model(make_batch(tasks, inputs=inputs))
 
@@ -159,9 +195,15 @@ def test_every_parameter_gets_a_finite_gradient(name, layout, objective):
         loss = MultiTaskLoss(
             model.spec, task_configs(tasks), model.output_space, model.child_loss_space
         )
-        total, _ = loss(outputs, batch.labels)
+        total, per_task = loss(outputs, batch.labels)
     else:
         total = sum(v.sum() for v in outputs.values())
+        per_task = torch.stack([v.sum() for v in outputs.values()])
+    # A model's own loss term (AITM's calibrator, learnt task weights) is part
+    # of what it trains on.
+    extra = model.auxiliary_loss(outputs, batch, per_task)
+    if extra is not None:
+        total = total + extra
 
     total.backward()
 
@@ -221,7 +263,15 @@ def test_rows_do_not_influence_each_other_in_eval(name, layout):
     batch = make_batch(tasks)
 
     whole = model(batch)
-    alone = model(Batch(batch.categorical[2:3], batch.dense[2:3]))
+    alone = model(
+        Batch(
+            **{
+                f.name: getattr(batch, f.name)[2:3]
+                for f in dataclasses.fields(batch)
+                if getattr(batch, f.name) is not None
+            }
+        )
+    )
 
     for key in whole:
         torch.testing.assert_close(alone[key], whole[key][2:3])
@@ -233,7 +283,7 @@ def test_wrong_config_class_is_a_type_error(name):
     other = next(c for n, c in list_models().items() if n != name).config_class
 
     with pytest.raises(TypeError, match=rf"{cls.__name__} takes a"):
-        cls(ModelSpec(INPUTS, LAYOUTS[accepted_layouts(name)[0]]), other())
+        cls(ModelSpec(INPUTS, LAYOUTS[accepted_layouts(name)[0]], DOMAINS), other())
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -247,12 +297,17 @@ def test_no_tasks_is_an_error(name):
 @pytest.mark.parametrize(("name", "layout"), CASES)
 def test_sparse_embedding_gradients(name, layout):
     tasks = LAYOUTS[layout]
-    inputs = InputSpec((5, 4, 3), 8, 2, sparse_gradients=True)
+    inputs = dataclasses.replace(INPUTS, sparse_gradients=True)
     model = build(name, tasks, inputs=inputs)
 
     sum(v.sum() for v in model(make_batch(tasks, inputs=inputs)).values()).backward()
 
-    tables = [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    # The fused table of the categorical fields: the one that holds most rows.
+    tables = [
+        m.embedding.table
+        for m in model.modules()
+        if isinstance(m, InputLayer) and m.embedding is not None
+    ]
     assert tables and all(t.weight.grad.is_sparse for t in tables)
     for t in tables:
         assert torch.isfinite(t.weight.grad.coalesce().values()).all()

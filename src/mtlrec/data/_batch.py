@@ -22,12 +22,24 @@ class Batch:
             None at prediction time.
         weights: Optional sample weights: ``(B, K)`` per task (as encoded
             from ``weight_column`` settings) or ``(B,)`` for every task.
+        domains: Domain index of each row, ``(B,)`` int64, when the data
+            names a domain column.
+        context: Ids of training-only context fields (position, device),
+            ``(B, P)`` int64; 0 where unknown or absent at prediction.
+        history: Ids of each row's earlier events, ``(B, L, C)`` int64 with
+            one channel per event column; rows past ``history_lengths`` are 0.
+        history_lengths: Number of events in each history, ``(B,)`` int64
+            (0 is a valid, empty history).
     """
 
     categorical: torch.Tensor
     dense: torch.Tensor
     labels: torch.Tensor | None = None
     weights: torch.Tensor | None = None
+    domains: torch.Tensor | None = None
+    context: torch.Tensor | None = None
+    history: torch.Tensor | None = None
+    history_lengths: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.categorical.shape[0])
@@ -54,6 +66,10 @@ class EncodedData:
         labels: ``(N, K)`` float32, or None when the data carries no labels.
         groups: Optional ``(N,)`` group keys for group AUC (NumPy, any dtype).
         weights: Optional ``(N, K)`` float32 per-task sample weights.
+        domains: Optional ``(N,)`` int64 domain indices.
+        context: Optional ``(N, P)`` int64 training-only context ids.
+        history: Optional ``(N, L, C)`` int64 history ids.
+        history_lengths: Optional ``(N,)`` int64 history lengths.
     """
 
     categorical: torch.Tensor
@@ -61,27 +77,30 @@ class EncodedData:
     labels: torch.Tensor | None = None
     groups: np.ndarray | None = None
     weights: torch.Tensor | None = None
+    domains: torch.Tensor | None = None
+    context: torch.Tensor | None = None
+    history: torch.Tensor | None = None
+    history_lengths: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.categorical.shape[0])
 
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), torch.Tensor)
+        }
+
     def batch(self, start: int, stop: int) -> Batch:
         """Return rows ``start:stop`` as a :class:`Batch` (views, no copies)."""
-        labels = self.labels[start:stop] if self.labels is not None else None
-        weights = self.weights[start:stop] if self.weights is not None else None
-        return Batch(
-            self.categorical[start:stop], self.dense[start:stop], labels, weights
-        )
+        return Batch(**{k: v[start:stop] for k, v in self._tensors().items()})
 
     def take(self, index: torch.Tensor) -> EncodedData:
         """Return the rows at ``index`` as new contiguous tensors."""
-        return EncodedData(
-            self.categorical.index_select(0, index),
-            self.dense.index_select(0, index),
-            self.labels.index_select(0, index) if self.labels is not None else None,
-            self.groups[index.numpy()] if self.groups is not None else None,
-            self.weights.index_select(0, index) if self.weights is not None else None,
-        )
+        taken = {k: v.index_select(0, index) for k, v in self._tensors().items()}
+        groups = self.groups[index.numpy()] if self.groups is not None else None
+        return EncodedData(groups=groups, **taken)
 
 
 def iterate_batches(

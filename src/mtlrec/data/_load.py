@@ -9,11 +9,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mtlrec.config import SPLITS, DataConfig
+from mtlrec.config import GENERATED_FORMATS, SPLITS, DataConfig
+from mtlrec.data._public import read_movielens_100k, read_taobao_user_behavior
 from mtlrec.data._readers import read_census_income, read_table
+from mtlrec.data._simulators import ad_funnel_synthetic, position_feed_synthetic
 from mtlrec.data._synthetic import mmoe_synthetic
 
-__all__ = ["load_splits", "read_frame", "read_rows_file", "resolve_data_dir"]
+__all__ = [
+    "generate_frame",
+    "load_splits",
+    "read_frame",
+    "read_rows_file",
+    "resolve_data_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +42,12 @@ def read_frame(config: DataConfig, relative: str, data_dir: Path) -> pd.DataFram
         path = data_dir / path
     if config.format == "census_income":
         return read_census_income(path)
-    if config.format == "synthetic":
-        raise ValueError("data.format 'synthetic' reads no files")
+    if config.format == "movielens_100k":
+        return read_movielens_100k(path if path.is_dir() else path.parent)
+    if config.format == "taobao_user_behavior":
+        return read_taobao_user_behavior(path)
+    if config.format in GENERATED_FORMATS:
+        raise ValueError(f"data.format {config.format!r} reads no files")
     return read_table(path, config.format, config.csv_separator)
 
 
@@ -73,22 +85,15 @@ def load_splits(
         assert config.files is not None  # checked when the config was validated
         frames = {name: read_frame(config, config.files[name], base) for name in SPLITS}
     else:
-        if config.format == "synthetic":
-            s = config.synthetic
-            frame = mmoe_synthetic(
-                s.num_rows,
-                s.input_dim,
-                s.correlation,
-                s.scale,
-                s.num_sines,
-                s.noise_std,
-                s.seed,
-            )
+        if config.format in GENERATED_FORMATS:
+            frame = generate_frame(config)
         else:
             assert config.path is not None  # checked when the config was validated
             frame = read_frame(config, config.path, base)
         if split.method == "column":
             frames = _split_by_column(frame, split.column or "", split.values)
+        elif split.by is not None:
+            frames = _split_by_group(frame, split.by, split.fractions, split.seed)
         else:
             frames = _split_random(frame, split.fractions, split.seed)
     for name, part in frames.items():
@@ -98,6 +103,53 @@ def load_splits(
             )
     logger.info("Loaded data rows=%s", {k: len(v) for k, v in frames.items()})
     return frames
+
+
+def generate_frame(config: DataConfig) -> pd.DataFrame:
+    """Draw the rows of a built-in generated data set named by ``config.format``."""
+    if config.format == "ad_funnel":
+        a = config.ad_funnel
+        return ad_funnel_synthetic(
+            a.num_rows, a.num_steps, a.num_fields, a.vocab_size, a.seed
+        )
+    if config.format == "position_feed":
+        p = config.position_feed
+        return position_feed_synthetic(
+            p.num_lists,
+            p.list_size,
+            p.num_items,
+            p.examination_power,
+            p.policy_noise,
+            p.seed,
+        )
+    s = config.synthetic
+    return mmoe_synthetic(
+        s.num_rows,
+        s.input_dim,
+        s.correlation,
+        s.scale,
+        s.num_sines,
+        s.noise_std,
+        s.seed,
+    )
+
+
+def _split_by_group(
+    frame: pd.DataFrame, column: str, fractions: dict[str, float], seed: int
+) -> dict[str, pd.DataFrame]:
+    # Whole groups (e.g. users) go to one split; fractions count groups.
+    if column not in frame.columns:
+        raise ValueError(
+            f"data.split.by column {column!r} is not in the data; columns are "
+            f"{list(frame.columns)[:20]!r}"
+        )
+    keys = frame[column].to_numpy()
+    values = pd.unique(keys)
+    chosen = _split_random(pd.DataFrame({"key": values}), fractions, seed)
+    return {
+        name: frame[np.isin(keys, part["key"].to_numpy())].reset_index(drop=True)
+        for name, part in chosen.items()
+    }
 
 
 def _split_random(

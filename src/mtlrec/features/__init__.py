@@ -6,5 +6,12 @@ from mtlrec.features._feature_map import (
     NumericEncoder,
     canonical_strings,
 )
+from mtlrec.features._sequence import SequenceEncoder
 
-__all__ = ["CategoricalEncoder", "FeatureMap", "NumericEncoder", "canonical_strings"]
+__all__ = [
+    "CategoricalEncoder",
+    "FeatureMap",
+    "NumericEncoder",
+    "SequenceEncoder",
+    "canonical_strings",
+]

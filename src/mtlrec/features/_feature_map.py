@@ -6,12 +6,15 @@ import fnmatch
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mtlrec.config import FeaturesConfig
+
+if TYPE_CHECKING:
+    from mtlrec.features._sequence import SequenceEncoder
 
 __all__ = ["CategoricalEncoder", "FeatureMap", "NumericEncoder", "canonical_strings"]
 
@@ -191,15 +194,27 @@ class FeatureMap:
         categorical: Categorical encoders; their ids form the ``(N, F)`` array.
         numeric: Numeric encoders; their outputs form the dense array.
         embedding_dim: Embedding width ``D`` of every categorical field.
+        context: Training-only context encoders (position, device).
+        sequence: The history feature's encoder, if one is declared.
+        domain_column: Column naming each row's domain, if any.
+        domains: Domain values seen in training, in domain-index order.
     """
 
     categorical: list[CategoricalEncoder] = field(default_factory=list)
     numeric: list[NumericEncoder] = field(default_factory=list)
     embedding_dim: int = 16
+    context: list[CategoricalEncoder] = field(default_factory=list)
+    sequence: SequenceEncoder | None = None
+    domain_column: str | None = None
+    domains: list[str] = field(default_factory=list)
 
     @classmethod
     def fit(
-        cls, frame: pd.DataFrame, config: FeaturesConfig, reserved: set[str]
+        cls,
+        frame: pd.DataFrame,
+        config: FeaturesConfig,
+        reserved: set[str],
+        domain_column: str | None = None,
     ) -> FeatureMap:
         """Fit encoders on the training frame.
 
@@ -207,9 +222,11 @@ class FeatureMap:
             frame: The training split.
             config: Which columns are categorical or numeric (globs allowed).
             reserved: Columns that are never inputs (labels, split, group).
+            domain_column: Column naming each row's domain (default None).
 
         Raises:
-            ValueError: A named column is missing, matched twice, or is a label.
+            ValueError: A named column is missing, matched twice, or is a label;
+                the domain column is missing or holds missing values.
         """
         candidates = [c for c in frame.columns if c not in reserved]
         candidates = [
@@ -228,7 +245,61 @@ class FeatureMap:
             for spec in config.numeric
             for name in _match(spec.name, candidates, reserved, taken)
         ]
-        return cls(categorical, numeric, config.embedding_dim)
+        context = [
+            CategoricalEncoder.fit(frame[name], spec.min_count)
+            for spec in config.context
+            for name in _match(spec.name, candidates, reserved, taken)
+        ]
+        sequence = None
+        if config.sequence is not None:
+            from mtlrec.features._sequence import SequenceEncoder
+
+            sequence = SequenceEncoder.fit(frame, config.sequence)
+        domains: list[str] = []
+        if domain_column is not None:
+            keys = _domain_keys(frame, domain_column, "the training split")
+            domains = sorted(keys.unique().tolist())
+        return cls(
+            categorical,
+            numeric,
+            config.embedding_dim,
+            context,
+            sequence,
+            domain_column,
+            domains,
+        )
+
+    def transform_domains(
+        self, frame: pd.DataFrame, where: str = "the data"
+    ) -> np.ndarray | None:
+        """Return ``(N,)`` int64 domain indices, or None without a domain column.
+
+        Raises:
+            ValueError: The column is missing or holds missing values, or a
+                value was never seen in training.
+        """
+        if self.domain_column is None:
+            return None
+        keys = _domain_keys(frame, self.domain_column, where)
+        index = pd.Index(self.domains).get_indexer(keys.to_numpy(object))
+        if (index < 0).any():
+            unseen = sorted(set(keys[index < 0].tolist()))
+            raise ValueError(
+                f"domain column {self.domain_column!r} in {where} holds values "
+                f"{unseen[:5]!r} absent from training (known: {self.domains!r}); "
+                "train with rows of every domain"
+            )
+        return index.astype(np.int64)
+
+    def transform_context(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Return ``(N, P)`` context ids; an absent column gives OOV ids 0."""
+        if not self.context:
+            return None
+        ids = np.zeros((len(frame), len(self.context)), dtype=np.int64)
+        for p, encoder in enumerate(self.context):
+            if encoder.name in frame.columns:
+                ids[:, p] = encoder.transform(frame[encoder.name])
+        return ids
 
     @property
     def columns(self) -> list[str]:
@@ -275,15 +346,28 @@ class FeatureMap:
             "embedding_dim": self.embedding_dim,
             "categorical": [asdict(e) for e in self.categorical],
             "numeric": [asdict(e) for e in self.numeric],
+            "context": [asdict(e) for e in self.context],
+            "sequence": self.sequence.to_dict() if self.sequence else None,
+            "domain_column": self.domain_column,
+            "domains": list(self.domains),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureMap:
         """Rebuild a feature map from :meth:`to_dict` output."""
+        sequence = None
+        if data.get("sequence"):
+            from mtlrec.features._sequence import SequenceEncoder
+
+            sequence = SequenceEncoder.from_dict(data["sequence"])
         return cls(
             [CategoricalEncoder(**e) for e in data["categorical"]],
             [NumericEncoder(**e) for e in data["numeric"]],
             int(data["embedding_dim"]),
+            [CategoricalEncoder(**e) for e in data.get("context", [])],
+            sequence,
+            data.get("domain_column"),
+            list(data.get("domains", [])),
         )
 
     def save(self, path: str | Path) -> None:
@@ -294,6 +378,21 @@ class FeatureMap:
     def load(cls, path: str | Path) -> FeatureMap:
         """Read a feature map written by :meth:`save`."""
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _domain_keys(frame: pd.DataFrame, column: str, where: str) -> pd.Series:
+    if column not in frame.columns:
+        raise ValueError(
+            f"data.domain_column {column!r} is not a column of {where}; columns "
+            f"are {list(frame.columns)[:20]!r}"
+        )
+    keys = canonical_strings(frame[column])
+    if keys.isna().any():
+        raise ValueError(
+            f"domain column {column!r} in {where} has {int(keys.isna().sum())} "
+            "missing values; every row needs a domain, so fill or drop them"
+        )
+    return keys.astype(str)
 
 
 def _match(

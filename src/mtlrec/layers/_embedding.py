@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from mtlrec.data import Batch
 
 __all__ = ["FusedEmbedding", "InputLayer", "InputSpec"]
 
@@ -21,12 +25,28 @@ class InputSpec:
         num_dense: Number of dense (numeric) columns.
         sparse_gradients: Give the fused embedding table sparse gradients
             (default False).
+        context_vocab_sizes: Rows per training-only context field (default
+            none).
+        sequence_vocab_sizes: Rows per history event channel (default none:
+            no history feature).
+        sequence_length: Longest history ``L`` (default 0).
+        sequence_pooling: Pooling of the history in :class:`InputLayer`
+            (``mean``, ``sum`` or ``attention``; default ``mean``).
     """
 
     vocab_sizes: tuple[int, ...]
     embedding_dim: int
     num_dense: int
     sparse_gradients: bool = False
+    context_vocab_sizes: tuple[int, ...] = ()
+    sequence_vocab_sizes: tuple[int, ...] = ()
+    sequence_length: int = 0
+    sequence_pooling: str = "mean"
+
+    @property
+    def has_sequence(self) -> bool:
+        """Whether the inputs include a history feature."""
+        return bool(self.sequence_vocab_sizes)
 
     @property
     def num_fields(self) -> int:
@@ -78,12 +98,17 @@ class FusedEmbedding(nn.Module):
 class InputLayer(nn.Module):
     """Embeds categorical ids and concatenates them with the dense columns.
 
+    With a history feature in ``spec``, its pooled vector (``D`` wide, see
+    :class:`~mtlrec.layers.SequencePooling`) is appended; a call without a
+    history then pools an empty one (zeros).
+
     Args:
         spec: The input sizes (``spec.sparse_gradients`` selects sparse
             embedding gradients, see :class:`FusedEmbedding`).
 
     Shapes:
-        ``categorical (B, F)``, ``dense (B, num_dense)`` -> ``(B, F * D + num_dense)``.
+        ``categorical (B, F)``, ``dense (B, num_dense)`` -> ``(B, F * D + num_dense)``
+        (``+ D`` with a history).
     """
 
     def __init__(self, spec: InputSpec) -> None:
@@ -95,12 +120,39 @@ class InputLayer(nn.Module):
             else None
         )
         self.output_dim = spec.flat_dim
+        self.history = None
+        if spec.has_sequence:
+            from mtlrec.layers._sequence import SequencePooling
 
-    def forward(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
-        """Return the flat input ``(B, F * D + num_dense)``."""
+            self.history = SequencePooling(
+                spec.sequence_vocab_sizes, spec.embedding_dim, spec.sequence_pooling
+            )
+            self.output_dim += spec.embedding_dim
+
+    def forward(
+        self,
+        categorical: torch.Tensor,
+        dense: torch.Tensor,
+        history: torch.Tensor | None = None,
+        history_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Return the flat input ``(B, F * D + num_dense)`` (``+ D`` with history)."""
         parts = []
         if self.embedding is not None:
             parts.append(self.embedding(categorical).flatten(1))  # (B, F * D)
         if self.spec.num_dense:
             parts.append(dense)  # (B, num_dense)
+        if self.history is not None:
+            if history is None or history_lengths is None:
+                rows = categorical.shape[0]
+                channels = len(self.spec.sequence_vocab_sizes)
+                history = categorical.new_zeros(rows, 1, channels)
+                history_lengths = categorical.new_zeros(rows)
+            parts.append(self.history(history, history_lengths))  # (B, D)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def from_batch(self, batch: Batch) -> torch.Tensor:
+        """Return the flat input of a batch (its history included, if any)."""
+        return self(
+            batch.categorical, batch.dense, batch.history, batch.history_lengths
+        )

@@ -13,6 +13,7 @@ from mtlrec.losses._balancers import (
     pairwise_cosines,
     pcgrad_project,
 )
+from mtlrec.losses._model_terms import behavioural_calibrator, uncertainty_term
 from mtlrec.losses._spaces import (
     ENTIRE_SUFFIX,
     ancestors,
@@ -42,6 +43,7 @@ __all__ = [
     "build_balancer",
     "dwa_weights",
     "gradnorm_targets",
+    "behavioural_calibrator",
     "joint_labels",
     "prediction_names",
     "lognormal_loss",
@@ -52,4 +54,5 @@ __all__ = [
     "task_predictions",
     "task_probabilities",
     "weighted_logistic_loss",
+    "uncertainty_term",
 ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -35,7 +35,9 @@ from mtlrec.config import (
     PCGradBalancerConfig,
     UncertaintyBalancerConfig,
 )
-from mtlrec.models import MultiTaskModel
+
+if TYPE_CHECKING:  # models import losses for their own terms; no cycle at runtime
+    from mtlrec.models import MultiTaskModel
 
 __all__ = [
     "Balancer",

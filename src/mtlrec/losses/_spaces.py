@@ -8,9 +8,12 @@ is 1 (CVR on clicks). Its *conditional* probability is
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from mtlrec.models import ModelSpec
+if TYPE_CHECKING:  # models import losses for their own terms; no cycle at runtime
+    from mtlrec.models import ModelSpec
 
 __all__ = [
     "ENTIRE_SUFFIX",

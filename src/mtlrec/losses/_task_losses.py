@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 from mtlrec.config import TaskConfig
 from mtlrec.losses._spaces import ancestors, joint_labels, sample_mask
-from mtlrec.models import ModelSpec
+
+if TYPE_CHECKING:  # models import losses for their own terms; no cycle at runtime
+    from mtlrec.models import ModelSpec
 
 __all__ = ["MultiTaskLoss", "lognormal_loss", "weighted_logistic_loss"]
 

@@ -42,10 +42,23 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Inputs and tasks of a model, taken from the fitted feature map and config."""
+    """Inputs and tasks of a model, taken from the fitted feature map and config.
+
+    Args:
+        inputs: Input sizes.
+        tasks: The tasks, in output order.
+        domains: Domain names in domain-index order (``Batch.domains``), empty
+            when the data has no domain column.
+    """
 
     inputs: InputSpec
     tasks: tuple[TaskSpec, ...]
+    domains: tuple[str, ...] = ()
+
+    @property
+    def num_domains(self) -> int:
+        """Number of domains (0 without a domain column)."""
+        return len(self.domains)
 
     @property
     def task_names(self) -> tuple[str, ...]:
@@ -165,6 +178,38 @@ class MultiTaskModel(nn.Module):
     def gate_experts(self) -> dict[str, list[str]]:
         """Names of the experts behind each task's gate weights (same order)."""
         return {}
+
+    def auxiliary_loss(
+        self,
+        outputs: dict[str, torch.Tensor],
+        batch: Batch,
+        task_losses: torch.Tensor,
+    ) -> torch.Tensor | None:
+        """A model-specific term added to the training loss, or None (default).
+
+        The trainer adds it to the weighted sum of task losses. Models use it
+        for terms tied to their paper (AITM's calibrator, learnt task weights).
+
+        Args:
+            outputs: This batch's ``forward`` outputs.
+            batch: The batch (labels included).
+            task_losses: The ``(K,)`` per-task losses, with gradients.
+
+        Returns:
+            A scalar tensor, or None for no extra term.
+        """
+        return None
+
+    def architecture_parameters(self) -> list[nn.Parameter]:
+        """Parameters learnt by a separate, end-of-epoch step (default none).
+
+        The trainer leaves them out of the main optimiser and, after each
+        epoch, takes one step of their own Adam (``architecture_lr``) on one
+        validation mini-batch: bi-level search as in DARTS-style models.
+        """
+        return []
+
+    architecture_lr: float = 1e-3
 
     def outputs_from_matrix(self, matrix: torch.Tensor) -> dict[str, torch.Tensor]:
         """Split a ``(B, K)`` output matrix into ``{task: (B,)}`` in task order."""

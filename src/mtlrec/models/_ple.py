@@ -132,7 +132,7 @@ class PLE(MultiTaskModel):
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
-        x = self.inputs(batch.categorical, batch.dense)  # (B, F * D + dense)
+        x = self.inputs.from_batch(batch)  # (B, F * D + dense)
         task_inputs, shared = [x] * self.spec.num_tasks, x
         for level in self.levels:
             task_inputs, shared_out, gates = level(task_inputs, shared)

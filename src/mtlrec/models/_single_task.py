@@ -52,19 +52,19 @@ class SingleTask(MultiTaskModel):
 
     def __init__(self, spec: ModelSpec, config: SingleTaskConfig) -> None:
         super().__init__(spec, config)
-        self.inputs = nn.ModuleList(InputLayer(spec.inputs) for _ in spec.tasks)
+        layers = [InputLayer(spec.inputs) for _ in spec.tasks]
+        self.inputs = nn.ModuleList(layers)
         self.nets = nn.ModuleList(
-            MLP(spec.inputs.flat_dim, config.hidden_units, config.dropout, output_dim=1)
-            for _ in spec.tasks
+            MLP(layer.output_dim, config.hidden_units, config.dropout, output_dim=1)
+            for layer in layers
         )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
         outputs = {}
-        for task, inputs, net in zip(
-            self.spec.tasks, self.inputs, self.nets, strict=True
-        ):
-            x = inputs(batch.categorical, batch.dense)  # (B, F * D + dense)
+        layers: list[InputLayer] = list(self.inputs)  # type: ignore[arg-type]  # ModuleList
+        for task, inputs, net in zip(self.spec.tasks, layers, self.nets, strict=True):
+            x = inputs.from_batch(batch)  # (B, F * D + dense)
             outputs[task.name] = net(x).squeeze(-1)  # (B,)
         return outputs
 

@@ -14,9 +14,18 @@ from mtlrec.losses import ENTIRE_SUFFIX, ancestors, task_predictions
 from mtlrec.metrics import auc, calibration, gauc, logloss, mae, mse, rmse, xauc
 from mtlrec.models import MultiTaskModel
 
-__all__ = ["ENTIRE_SUFFIX", "Evaluator", "objective_value", "predict_scores"]
+__all__ = [
+    "DOMAIN_SEPARATOR",
+    "ENTIRE_SUFFIX",
+    "Evaluator",
+    "objective_value",
+    "predict_scores",
+]
 
 logger = logging.getLogger(__name__)
+
+DOMAIN_SEPARATOR = "/"
+
 
 Metrics = dict[str, dict[str, float | None]]
 
@@ -56,6 +65,10 @@ class Evaluator:
     space (label 0 outside the parent's space). An AUC over one class only
     is None, with one warning per task and split. Metrics are unweighted.
 
+    With domains (``model.spec.domains`` and a ``domains`` array), every
+    entry is repeated per domain under ``{entry}/{domain}``; a domain with
+    no rows in the split gets null metrics and one warning.
+
     Args:
         model: The model (for its task tree).
     """
@@ -63,6 +76,7 @@ class Evaluator:
     def __init__(self, model: MultiTaskModel) -> None:
         self.spec = model.spec
         self._warned: set[tuple[str, str]] = set()
+        self._warned_domains: set[tuple[str, str]] = set()
 
     def metrics(
         self,
@@ -70,8 +84,50 @@ class Evaluator:
         labels: np.ndarray,
         groups: np.ndarray | None = None,
         split: str = "valid",
+        domains: np.ndarray | torch.Tensor | None = None,
     ) -> Metrics:
-        """Return ``{task: {metric: value}}`` for one split."""
+        """Return ``{task: {metric: value}}`` for one split.
+
+        Args:
+            scores: ``{task: (N,)}`` from :func:`predict_scores`.
+            labels: ``(N, K)`` labels.
+            groups: Optional ``(N,)`` group keys (gAUC).
+            split: Split name for warnings.
+            domains: Optional ``(N,)`` domain indices; adds per-domain entries.
+        """
+        result = self._metrics(scores, labels, groups, split)
+        if domains is None or not self.spec.domains:
+            return result
+        index = np.asarray(domains)
+        for d, name in enumerate(self.spec.domains):
+            rows = index == d
+            if not rows.any() and (name, split) not in self._warned_domains:
+                self._warned_domains.add((name, split))
+                logger.warning(
+                    "Domain has no rows on this split; its metrics are null. "
+                    "domain=%s split=%s",
+                    name,
+                    split,
+                )
+            part = self._metrics(
+                {k: v[rows] for k, v in scores.items()},
+                labels[rows],
+                groups[rows] if groups is not None else None,
+                split,
+                quiet=True,
+            )
+            for entry, values in part.items():
+                result[f"{entry}{DOMAIN_SEPARATOR}{name}"] = values
+        return result
+
+    def _metrics(
+        self,
+        scores: dict[str, np.ndarray],
+        labels: np.ndarray,
+        groups: np.ndarray | None,
+        split: str,
+        quiet: bool = False,
+    ) -> Metrics:
         result: Metrics = {}
         for k, task in enumerate(self.spec.tasks):
             chain = ancestors(self.spec, k)
@@ -89,11 +145,13 @@ class Evaluator:
                     name = task.name + ENTIRE_SUFFIX
                     result[name] = _regression(joint_y, scores[name])
                 continue
-            result[task.name] = self._binary(task.name, y, s, g, split)
+            result[task.name] = self._binary(task.name, y, s, g, split, quiet)
             if chain:
                 joint_y = labels[:, k] * np.all(labels[:, chain] == 1, axis=1)
                 name = task.name + ENTIRE_SUFFIX
-                result[name] = self._binary(name, joint_y, scores[name], groups, split)
+                result[name] = self._binary(
+                    name, joint_y, scores[name], groups, split, quiet
+                )
         return result
 
     def _binary(
@@ -103,16 +161,18 @@ class Evaluator:
         s: np.ndarray,
         g: np.ndarray | None,
         split: str,
+        quiet: bool = False,
     ) -> dict[str, float | None]:
         if not y.size:
-            self._warn_once(name, split, "has no rows in its sample space")
+            if not quiet:
+                self._warn_once(name, split, "has no rows in its sample space")
             return _nulls("auc", "logloss")
         values: dict[str, float | None] = {
             "auc": auc(y, s),
             "logloss": logloss(y, s),
             "calibration": calibration(y, s),
         }
-        if values["auc"] is None:
+        if values["auc"] is None and not quiet:
             self._warn_once(name, split, "has one label class only; its AUC is null")
         if g is not None:
             values["gauc"] = gauc(y, s, g)

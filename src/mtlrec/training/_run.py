@@ -103,17 +103,23 @@ def model_spec(
     feature_map: FeatureMap, tasks: list[TaskConfig], sparse_gradients: bool = False
 ) -> ModelSpec:
     """Build a model's static description from the feature map and tasks."""
+    sequence = feature_map.sequence
     inputs = InputSpec(
         feature_map.vocab_sizes,
         feature_map.embedding_dim,
         feature_map.num_dense,
-        sparse_gradients,
+        sparse_gradients=sparse_gradients,
+        context_vocab_sizes=tuple(e.size for e in feature_map.context),
+        sequence_vocab_sizes=sequence.vocab_sizes if sequence else (),
+        sequence_length=sequence.max_length if sequence else 0,
+        sequence_pooling=sequence.pooling if sequence else "mean",
     )
     return ModelSpec(
         inputs,
         tuple(
             TaskSpec(t.name, t.type, t.parent, t.loss, t.lognormal_sigma) for t in tasks
         ),
+        tuple(feature_map.domains),
     )
 
 
@@ -145,13 +151,35 @@ def encode(
         if group not in frame.columns:
             raise ValueError(f"data.group_column {group!r} is not a column of {where}")
         groups = frame[group].to_numpy()
-    weights = None
+    extras: dict[str, torch.Tensor] = {}
     if with_labels:
         found = build_weights(frame, config.data.weight_column, config.tasks, where)
-        weights = torch.from_numpy(found) if found is not None else None
+        if found is not None:
+            extras["weights"] = torch.from_numpy(found)
+    domains = _domains_if_present(frame, feature_map, where, with_labels)
+    if domains is not None:
+        extras["domains"] = torch.from_numpy(domains)
+    context = feature_map.transform_context(frame)
+    if context is not None:
+        extras["context"] = torch.from_numpy(context)
+    if feature_map.sequence is not None:
+        history, lengths = feature_map.sequence.transform(frame, where)
+        extras["history"] = torch.from_numpy(history)
+        extras["history_lengths"] = torch.from_numpy(lengths)
     return EncodedData(
-        torch.from_numpy(ids), torch.from_numpy(dense), labels, groups, weights
+        torch.from_numpy(ids), torch.from_numpy(dense), labels, groups, **extras
     )
+
+
+def _domains_if_present(
+    frame: pd.DataFrame, feature_map: FeatureMap, where: str, required: bool
+) -> np.ndarray | None:
+    # At prediction a frame without the domain column is scored without
+    # domains (models that need them say so); with labels it is an error.
+    column = feature_map.domain_column
+    if column is None or (not required and column not in frame.columns):
+        return None
+    return feature_map.transform_domains(frame, where)
 
 
 def train_run(
@@ -188,7 +216,9 @@ def train_run(
     prepared = time.perf_counter()
     frames = load_splits(config.data, data_dir)
     reserved = {t.label for t in config.tasks} | _reserved_columns(config)
-    feature_map = FeatureMap.fit(frames["train"], config.features, reserved)
+    feature_map = FeatureMap.fit(
+        frames["train"], config.features, reserved, config.data.domain_column
+    )
     data = {
         name: encode(f, feature_map, config, f"split {name!r}")
         for name, f in frames.items()
@@ -278,7 +308,7 @@ def _finish(
         labels = data[split].labels
         assert labels is not None  # encoded with labels
         metrics[split] = evaluator.metrics(
-            scores, labels.numpy(), data[split].groups, split
+            scores, labels.numpy(), data[split].groups, split, data[split].domains
         )
         if split == "test":
             pd.DataFrame(scores).to_parquet(
@@ -300,7 +330,7 @@ def _brief(metrics: dict[str, dict[str, float | None]]) -> str:
         f"{task}.{name}={value:.4f}"
         for task, values in metrics.items()
         for name, value in values.items()
-        if value is not None and name in ("auc", "mse", "gauc")
+        if value is not None and name in ("auc", "mse", "gauc") and "/" not in task
     )
 
 
@@ -379,7 +409,7 @@ def evaluate_run(
     assert encoded.labels is not None  # encoded with labels
     scores = predict_scores(run.model, encoded, run.config.train.eval_batch_size)
     return Evaluator(run.model).metrics(
-        scores, encoded.labels.numpy(), encoded.groups, split
+        scores, encoded.labels.numpy(), encoded.groups, split, encoded.domains
     )
 
 

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mtlrec.config import OptimizerConfig, TrainConfig
-from mtlrec.data import EncodedData, iterate_batches
+from mtlrec.data import Batch, EncodedData, iterate_batches
 from mtlrec.losses import MultiTaskLoss, build_balancer
 from mtlrec.models import MultiTaskModel
 from mtlrec.training._checkpoint import load_weights, save_weights
@@ -61,18 +61,19 @@ def build_optimizer(
     model: torch.nn.Module,
     config: OptimizerConfig,
     extra: Sequence[torch.nn.Parameter] = (),
+    exclude: Sequence[torch.nn.Parameter] = (),
 ) -> Optimizers:
     """Create the optimiser named in ``config`` over the model's parameters.
 
     Embedding tables with sparse gradients get a row-wise optimiser of the
     same kind (``SparseAdam`` for Adam/AdamW, SGD for SGD) without weight decay.
     ``extra`` parameters (a loss balancer's) join the dense optimiser as a
-    group without weight decay.
+    group without weight decay; ``exclude`` parameters are left to another
+    optimiser (a model's architecture parameters).
     """
     sparse_ids = {id(p) for p in sparse_parameters(model)}
-    dense = [
-        p for p in model.parameters() if p.requires_grad and id(p) not in sparse_ids
-    ]
+    skipped = sparse_ids | {id(p) for p in exclude}
+    dense = [p for p in model.parameters() if p.requires_grad and id(p) not in skipped]
     sparse = [p for p in model.parameters() if id(p) in sparse_ids]
     kinds = {
         "adam": torch.optim.Adam,
@@ -144,8 +145,17 @@ class Trainer:
         self.balancer = build_balancer(
             config.balancer, model, loss.weights, regression, config.seed
         )
+        architecture = model.architecture_parameters()
         self.optimizer = build_optimizer(
-            model, config.optimizer, self.balancer.extra_parameters()
+            model,
+            config.optimizer,
+            self.balancer.extra_parameters(),
+            exclude=architecture,
+        )
+        self.architecture_optimizer = (
+            torch.optim.Adam(architecture, lr=model.architecture_lr)
+            if architecture
+            else None
         )
         sparse_ids = {id(p) for p in sparse_parameters(model)}
         self._dense_parameters = [
@@ -157,6 +167,21 @@ class Trainer:
         enabled = self.config.precision == "bfloat16"
         return torch.autocast(device, dtype=torch.bfloat16, enabled=enabled)
 
+    def _backward(
+        self, per_task: torch.Tensor, extra: torch.Tensor | None
+    ) -> torch.Tensor:
+        # The balancer writes every .grad from the task losses; a model's own
+        # term (AITM's calibrator, say) is backpropagated first and added on.
+        if extra is None:
+            return self.balancer.backward(per_task)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(extra, params, retain_graph=True, allow_unused=True)
+        total = self.balancer.backward(per_task)
+        for param, grad in zip(params, grads, strict=True):
+            if grad is not None:
+                param.grad = grad if param.grad is None else param.grad + grad
+        return total + extra.detach()
+
     def fit(self, train: EncodedData, valid: EncodedData) -> FitResult:
         """Run the epochs; the best weights are restored into the model at the end."""
         if train.labels is None or valid.labels is None:
@@ -165,6 +190,8 @@ class Trainer:
         result, waited, started = FitResult(), 0, time.perf_counter()
         for epoch in range(1, self.config.epochs + 1):
             record = self._train_epoch(train, epoch, generator)
+            if self.architecture_optimizer is not None:
+                self._architecture_step(valid, generator)
             record.update(self._validate(valid))
             result.history.append(record)
             if _improved(record["objective"], result.best_objective, result.best_epoch):
@@ -215,8 +242,9 @@ class Trainer:
             with self._autocast():
                 outputs = self.model(batch)
                 per_task = self.loss.per_task(outputs, batch.labels, batch.weights)
+                extra = self.model.auxiliary_loss(outputs, batch, per_task)
             self.optimizer.zero_grad()
-            loss = self.balancer.backward(per_task)  # fills every .grad
+            loss = self._backward(per_task, extra)
             if self.config.grad_clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(
                     self._dense_parameters, self.config.grad_clip_norm
@@ -242,11 +270,35 @@ class Trainer:
             "balancer": self.balancer.end_epoch(task_means),
         }
 
+    def _batch_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        # The weighted task losses plus the model's own term, if it has one.
+        assert batch.labels is not None  # checked in fit
+        outputs = self.model(batch)
+        loss, per_task = self.loss(outputs, batch.labels)
+        extra = self.model.auxiliary_loss(outputs, batch, per_task)
+        return (loss if extra is None else loss + extra), per_task
+
+    def _architecture_step(self, data: EncodedData, generator: torch.Generator) -> None:
+        # One step on one shuffled validation mini-batch for the architecture
+        # parameters only; the model weights keep their values.
+        assert self.architecture_optimizer is not None
+        self.model.train()
+        batch = next(
+            iterate_batches(data, self.config.batch_size, True, generator=generator)
+        )
+        loss, _ = self._batch_loss(batch)
+        self.optimizer.zero_grad()
+        self.architecture_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.architecture_optimizer.step()
+        self.optimizer.zero_grad()
+        logger.debug("Architecture step done. loss=%.6f", float(loss.detach()))
+
     def _validate(self, data: EncodedData) -> dict[str, Any]:
         assert data.labels is not None  # checked in fit
         scores = predict_scores(self.model, data, self.config.eval_batch_size)
         metrics = self.evaluator.metrics(
-            scores, data.labels.numpy(), data.groups, "valid"
+            scores, data.labels.numpy(), data.groups, "valid", data.domains
         )
         objective = objective_value(metrics, self.config.objective)
         logger.info(
@@ -255,7 +307,7 @@ class Trainer:
                 f"{t}.{m}={v:.4f}"
                 for t, ms in metrics.items()
                 for m, v in ms.items()
-                if v is not None and m not in ("rows", "positives")
+                if v is not None and m not in ("rows", "positives") and "/" not in t
             ),
             None if objective is None else round(objective, 6),
         )
