@@ -2,9 +2,10 @@
 
 Every balancer has the same interface, so the trainer treats them alike:
 
-* :meth:`Balancer.backward` receives one batch's per-task losses, fills the
-  ``.grad`` of every trainable model parameter and returns the scalar loss it
-  optimised (for logging);
+* :meth:`Balancer.backward` receives one batch's per-task losses (and
+  optionally an unweighted extra scalar, such as a model's auxiliary loss),
+  fills the ``.grad`` of every trainable model parameter and returns the
+  scalar loss it optimised (for logging);
 * :meth:`Balancer.end_epoch` receives the epoch's mean per-task losses and
   returns a record for the history (mean effective weights and, for
   gradient methods, the mean cosine between task gradients);
@@ -104,8 +105,16 @@ class Balancer(nn.Module):
         """Balancer parameters the model's optimiser updates (default none)."""
         return []
 
-    def backward(self, losses: torch.Tensor) -> torch.Tensor:
-        """Write gradients for one batch's ``(K,)`` losses; return the total."""
+    def backward(
+        self, losses: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Write gradients for one batch; return the optimised total.
+
+        Args:
+            losses: ``(K,)`` per-task losses.
+            extra: Optional scalar added as is, outside the balancing (e.g. a
+                model's auxiliary loss).
+        """
         raise NotImplementedError
 
     def end_epoch(self, mean_losses: torch.Tensor) -> dict[str, Any]:
@@ -158,9 +167,13 @@ class _WeightedSum(Balancer):
         """Return the scalar to minimise from ``(K,)`` losses."""
         return (self.weights().to(losses.device) * losses).sum()
 
-    def backward(self, losses: torch.Tensor) -> torch.Tensor:
-        """Backpropagate the combined loss through every parameter."""
+    def backward(
+        self, losses: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Backpropagate the combined loss (plus ``extra``) through every parameter."""
         total = self.combine(losses)
+        if extra is not None:
+            total = total + extra
         total.backward()
         self._track()
         return total.detach()
@@ -378,10 +391,16 @@ class PCGradBalancer(Balancer):
         shared_ids = {id(p) for p in self.shared}
         self.is_shared = [id(p) in shared_ids for p in self.params]
 
-    def backward(self, losses: torch.Tensor) -> torch.Tensor:
-        """Per-task gradients, projected on the shared parameters, summed."""
+    def backward(
+        self, losses: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Per-task gradients, projected on the shared parameters, summed.
+
+        ``extra``'s gradient is added to every parameter without projection.
+        """
         weighted = self.weights().to(losses.device) * losses  # (K,)
         per_task = [_flat_grads(weighted[k], self.params) for k in range(len(losses))]
+        total = weighted.sum()
         shared_index = [i for i, s in enumerate(self.is_shared) if s]
         if shared_index:
             flat = torch.stack(
@@ -399,7 +418,12 @@ class PCGradBalancer(Balancer):
                 offset += size
             else:
                 param.grad = torch.stack([g[i] for g in per_task]).sum(0).detach()
-        return weighted.sum().detach()
+        if extra is not None:
+            extra_grads = _flat_grads(extra, self.params)
+            for param, grad in zip(self.params, extra_grads, strict=True):
+                param.grad = param.grad + grad.detach()
+            total = total + extra
+        return total.detach()
 
 
 def gradnorm_targets(
@@ -472,8 +496,10 @@ class GradNormBalancer(Balancer):
         """The learnt ``w_k``."""
         return self.task_scales.detach()
 
-    def backward(self, losses: torch.Tensor) -> torch.Tensor:
-        """Update the model with the current weights, then step the weights."""
+    def backward(
+        self, losses: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Update the model with the current weights and ``extra``; step the weights."""
         if self.initial is None:
             self.initial = losses.detach().clamp_min(_EPS)
         grads = None
@@ -486,6 +512,8 @@ class GradNormBalancer(Balancer):
             )  # (K, P)
         weights = self.task_scales.detach().to(losses.device)
         total = (weights * losses).sum()
+        if extra is not None:
+            total = total + extra
         total.backward()
         self._track(None if grads is None else grads.detach().cpu())
         if grads is not None:
