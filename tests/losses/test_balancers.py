@@ -178,3 +178,13 @@ def test_extra_loss_is_added_unweighted(kind: str) -> None:
     # d/dt: task part (2 w0, 3 w1) + extra part (t1, t0) = (+2, +1).
     expected = [2 * scale[0] + 2.0, 3 * scale[1] + 1.0]
     assert theta.grad.tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_gradnorm_initial_loss_waits_for_a_positive_batch() -> None:
+    theta = nn.Parameter(torch.ones(2))
+    balancer = GradNormBalancer(NAMES, ONES, [theta], [theta])
+    balancer.backward(torch.stack([2 * theta[0], 0 * theta[1]]))
+    assert balancer.initial[0].item() == 2.0
+    assert math.isnan(balancer.initial[1].item())
+    balancer.backward(torch.stack([theta[0], 4 * theta[1]]))
+    assert balancer.initial.tolist() == pytest.approx([2.0, 4.0])

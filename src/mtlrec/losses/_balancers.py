@@ -450,7 +450,8 @@ class GradNormBalancer(Balancer):
     weight tensor, or every shared parameter), moves the ``w_k`` by Adam on
     ``sum_k |G_k - target_k|`` with the targets held constant, then rescales
     them to sum to ``K``. The model is updated with ``sum_k w_k L_k`` using
-    the weights from before the step. ``L_k(0)`` is the first batch's loss.
+    the weights from before the step. ``L_k(0)`` is the task's first positive
+    batch loss; until then its loss ratio counts as 1.
 
     Args:
         alpha: Restoring-force strength (default 1.5).
@@ -500,8 +501,7 @@ class GradNormBalancer(Balancer):
         self, losses: torch.Tensor, extra: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Update the model with the current weights and ``extra``; step the weights."""
-        if self.initial is None:
-            self.initial = losses.detach().clamp_min(_EPS)
+        self._remember_initial(losses.detach().cpu())
         grads = None
         if self.measured:
             grads = torch.stack(
@@ -520,10 +520,21 @@ class GradNormBalancer(Balancer):
             self._step_weights(grads.norm(dim=1).detach().cpu(), losses)
         return total.detach()
 
+    def _remember_initial(self, losses: torch.Tensor) -> None:
+        # L_k(0) is the first positive loss of each task: a child task's first
+        # batches may hold none of its rows (loss exactly 0).
+        if self.initial is None:
+            self.initial = torch.full_like(losses, float("nan"))
+        fresh = torch.isnan(self.initial) & (losses > 0)
+        self.initial = torch.where(fresh, losses, self.initial)
+
     def _step_weights(self, norms: torch.Tensor, losses: torch.Tensor) -> None:
-        assert self.initial is not None  # set on the first step
         grad_norms = self.task_scales * norms  # (K,)
-        ratios = (losses.detach() / self.initial).cpu()
+        assert self.initial is not None  # set by _remember_initial
+        known = ~torch.isnan(self.initial)
+        ratios = torch.where(
+            known, losses.detach().cpu() / self.initial, torch.ones_like(self.initial)
+        )
         targets = gradnorm_targets(grad_norms.detach(), ratios, self.alpha)
         objective = (grad_norms - targets).abs().sum()
         self.optimizer.zero_grad(set_to_none=True)
