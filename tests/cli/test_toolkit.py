@@ -40,3 +40,10 @@ def test_tune_command_writes_best_config(
     assert result.exit_code == 0, result.output
     assert "model.num_experts = " in result.output
     assert (out / "best_config.yaml").is_file()
+
+
+def test_evaluate_table_shows_the_new_metrics(tiny_run: Path) -> None:
+    result = CliRunner().invoke(cli, ["--quiet", "evaluate", str(tiny_run)])
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[1].split()
+    assert header == ["task", "mse", "mae", "rmse", "xauc", "calibration", "rows"]

@@ -157,3 +157,34 @@ def test_balancer_rejects_mismatched_weights() -> None:
     theta = nn.Parameter(torch.ones(2))
     with pytest.raises(ValueError, match="2 task names but 3 task weights"):
         FixedBalancer(NAMES, torch.ones(3), [theta], [theta])
+
+
+@pytest.mark.parametrize("kind", ["fixed", "pcgrad", "gradnorm"])
+def test_extra_loss_is_added_unweighted(kind: str) -> None:
+    # Task losses 2 t0 and 3 t1 with weights (2, 1); extra t0 * t1.
+    theta = nn.Parameter(torch.tensor([1.0, 2.0]))
+    weights = torch.tensor([2.0, 1.0])
+    if kind == "fixed":
+        balancer = FixedBalancer(NAMES, weights, [theta], [theta])
+    elif kind == "pcgrad":
+        balancer = PCGradBalancer(NAMES, weights, [theta], [theta])
+    else:
+        balancer = GradNormBalancer(NAMES, 2 * weights / 3, [theta], [theta], lr=1e-9)
+    losses = torch.stack([2 * theta[0], 3 * theta[1]])
+    total = balancer.backward(losses, extra=theta[0] * theta[1])
+    scale = [2.0, 1.0] if kind != "gradnorm" else [4 / 3, 2 / 3]
+    expected_total = scale[0] * 2 + scale[1] * 6 + 2.0
+    assert total.item() == pytest.approx(expected_total, rel=1e-6)
+    # d/dt: task part (2 w0, 3 w1) + extra part (t1, t0) = (+2, +1).
+    expected = [2 * scale[0] + 2.0, 3 * scale[1] + 1.0]
+    assert theta.grad.tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_gradnorm_initial_loss_waits_for_a_positive_batch() -> None:
+    theta = nn.Parameter(torch.ones(2))
+    balancer = GradNormBalancer(NAMES, ONES, [theta], [theta])
+    balancer.backward(torch.stack([2 * theta[0], 0 * theta[1]]))
+    assert balancer.initial[0].item() == 2.0
+    assert math.isnan(balancer.initial[1].item())
+    balancer.backward(torch.stack([theta[0], 4 * theta[1]]))
+    assert balancer.initial.tolist() == pytest.approx([2.0, 4.0])

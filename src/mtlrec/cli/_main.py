@@ -272,7 +272,7 @@ def _table(metrics: dict[str, dict[str, Any]], title: str) -> str:
     names.append("rows")
     used = [n for n in names if any(n in values for values in metrics.values())]
     width = max(len(task) for task in metrics)
-    header = "  ".join(f"{n[:9]:>9}" for n in used)
+    header = "  ".join(f"{n:>{_width(n)}}" for n in used)
     lines = [title, f"{'task':<{width}}  " + header]
     for task, values in metrics.items():
         cells = [_cell(values.get(n), n) for n in used]
@@ -280,10 +280,15 @@ def _table(metrics: dict[str, dict[str, Any]], title: str) -> str:
     return "\n".join(lines)
 
 
+def _width(name: str) -> int:
+    return max(9, len(name))
+
+
 def _cell(value: Any, name: str) -> str:
+    size = _width(name)
     if value is None:
-        return f"{'-':>9}"
-    return f"{int(value):>9d}" if name == "rows" else f"{value:>9.4f}"
+        return f"{'-':>{size}}"
+    return f"{int(value):>{size}d}" if name == "rows" else f"{value:>{size}.4f}"
 
 
 def main() -> None:

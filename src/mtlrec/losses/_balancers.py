@@ -2,9 +2,10 @@
 
 Every balancer has the same interface, so the trainer treats them alike:
 
-* :meth:`Balancer.backward` receives one batch's per-task losses, fills the
-  ``.grad`` of every trainable model parameter and returns the scalar loss it
-  optimised (for logging);
+* :meth:`Balancer.backward` receives one batch's per-task losses (and
+  optionally an unweighted extra scalar, such as a model's auxiliary loss),
+  fills the ``.grad`` of every trainable model parameter and returns the
+  scalar loss it optimised (for logging);
 * :meth:`Balancer.end_epoch` receives the epoch's mean per-task losses and
   returns a record for the history (mean effective weights and, for
   gradient methods, the mean cosine between task gradients);
@@ -106,8 +107,16 @@ class Balancer(nn.Module):
         """Balancer parameters the model's optimiser updates (default none)."""
         return []
 
-    def backward(self, losses: torch.Tensor) -> torch.Tensor:
-        """Write gradients for one batch's ``(K,)`` losses; return the total."""
+    def backward(
+        self, losses: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Write gradients for one batch; return the optimised total.
+
+        Args:
+            losses: ``(K,)`` per-task losses.
+            extra: Optional scalar added as is, outside the balancing (e.g. a
+                model's auxiliary loss).
+        """
         raise NotImplementedError
 
     def end_epoch(self, mean_losses: torch.Tensor) -> dict[str, Any]:
@@ -160,9 +169,13 @@ class _WeightedSum(Balancer):
         """Return the scalar to minimise from ``(K,)`` losses."""
         return (self.weights().to(losses.device) * losses).sum()
 
-    def backward(self, losses: torch.Tensor) -> torch.Tensor:
-        """Backpropagate the combined loss through every parameter."""
+    def backward(
+        self, losses: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Backpropagate the combined loss (plus ``extra``) through every parameter."""
         total = self.combine(losses)
+        if extra is not None:
+            total = total + extra
         total.backward()
         self._track()
         return total.detach()
@@ -380,10 +393,16 @@ class PCGradBalancer(Balancer):
         shared_ids = {id(p) for p in self.shared}
         self.is_shared = [id(p) in shared_ids for p in self.params]
 
-    def backward(self, losses: torch.Tensor) -> torch.Tensor:
-        """Per-task gradients, projected on the shared parameters, summed."""
+    def backward(
+        self, losses: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Per-task gradients, projected on the shared parameters, summed.
+
+        ``extra``'s gradient is added to every parameter without projection.
+        """
         weighted = self.weights().to(losses.device) * losses  # (K,)
         per_task = [_flat_grads(weighted[k], self.params) for k in range(len(losses))]
+        total = weighted.sum()
         shared_index = [i for i, s in enumerate(self.is_shared) if s]
         if shared_index:
             flat = torch.stack(
@@ -401,7 +420,12 @@ class PCGradBalancer(Balancer):
                 offset += size
             else:
                 param.grad = torch.stack([g[i] for g in per_task]).sum(0).detach()
-        return weighted.sum().detach()
+        if extra is not None:
+            extra_grads = _flat_grads(extra, self.params)
+            for param, grad in zip(self.params, extra_grads, strict=True):
+                param.grad = param.grad + grad.detach()
+            total = total + extra
+        return total.detach()
 
 
 def gradnorm_targets(
@@ -428,7 +452,8 @@ class GradNormBalancer(Balancer):
     weight tensor, or every shared parameter), moves the ``w_k`` by Adam on
     ``sum_k |G_k - target_k|`` with the targets held constant, then rescales
     them to sum to ``K``. The model is updated with ``sum_k w_k L_k`` using
-    the weights from before the step. ``L_k(0)`` is the first batch's loss.
+    the weights from before the step. ``L_k(0)`` is the task's first positive
+    batch loss; until then its loss ratio counts as 1.
 
     Args:
         alpha: Restoring-force strength (default 1.5).
@@ -474,10 +499,11 @@ class GradNormBalancer(Balancer):
         """The learnt ``w_k``."""
         return self.task_scales.detach()
 
-    def backward(self, losses: torch.Tensor) -> torch.Tensor:
-        """Update the model with the current weights, then step the weights."""
-        if self.initial is None:
-            self.initial = losses.detach().clamp_min(_EPS)
+    def backward(
+        self, losses: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Update the model with the current weights and ``extra``; step the weights."""
+        self._remember_initial(losses.detach().cpu())
         grads = None
         if self.measured:
             grads = torch.stack(
@@ -488,16 +514,29 @@ class GradNormBalancer(Balancer):
             )  # (K, P)
         weights = self.task_scales.detach().to(losses.device)
         total = (weights * losses).sum()
+        if extra is not None:
+            total = total + extra
         total.backward()
         self._track(None if grads is None else grads.detach().cpu())
         if grads is not None:
             self._step_weights(grads.norm(dim=1).detach().cpu(), losses)
         return total.detach()
 
+    def _remember_initial(self, losses: torch.Tensor) -> None:
+        # L_k(0) is the first positive loss of each task: a child task's first
+        # batches may hold none of its rows (loss exactly 0).
+        if self.initial is None:
+            self.initial = torch.full_like(losses, float("nan"))
+        fresh = torch.isnan(self.initial) & (losses > 0)
+        self.initial = torch.where(fresh, losses, self.initial)
+
     def _step_weights(self, norms: torch.Tensor, losses: torch.Tensor) -> None:
-        assert self.initial is not None  # set on the first step
         grad_norms = self.task_scales * norms  # (K,)
-        ratios = (losses.detach() / self.initial).cpu()
+        assert self.initial is not None  # set by _remember_initial
+        known = ~torch.isnan(self.initial)
+        ratios = torch.where(
+            known, losses.detach().cpu() / self.initial, torch.ones_like(self.initial)
+        )
         targets = gradnorm_targets(grad_norms.detach(), ratios, self.alpha)
         objective = (grad_norms - targets).abs().sum()
         self.optimizer.zero_grad(set_to_none=True)

@@ -94,7 +94,7 @@ def _plot_learning_curves(
         row[1].plot(epochs, [np.nan if v is None else v for v in values], "o-")
         row[1].set_title(f"{name}: valid {metric}")
         for ax in row:
-            ax.set_xlabel("epoch")
+            _epoch_axis(ax)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -110,21 +110,28 @@ def _plot_balancer(history: list[dict[str, Any]], path: Path) -> bool:
     fig, axes = plt.subplots(1, 2 if cosine else 1, figsize=(9, 3), squeeze=False)
     for task in records[0]["weights"]:
         axes[0, 0].plot(epochs, [r["weights"][task] for r in records], "o-", label=task)
-    axes[0, 0].set_title(f"{records[0]['name']}: mean effective task weight")
+    axes[0, 0].set_title(f"{records[0]['name']}: effective task weight")
     axes[0, 0].legend()
     if cosine:
         for pair in records[0]["grad_cosine"]:
             values = [r["grad_cosine"][pair] for r in records]
             axes[0, 1].plot(epochs, values, "o-", label=pair)
         axes[0, 1].axhline(0.0, color="grey", lw=0.5)
-        axes[0, 1].set_title("cosine between task gradients (shared parameters)")
+        axes[0, 1].set_title("task-gradient cosine")
         axes[0, 1].legend()
     for ax in axes[0]:
-        ax.set_xlabel("epoch")
+        _epoch_axis(ax)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
+
+
+def _epoch_axis(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _plot_gates(gates: dict[str, Any], path: Path) -> None:
