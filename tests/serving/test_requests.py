@@ -26,6 +26,7 @@ def test_parse_rows_returns_the_row_objects():
         (b'{"rows": [', 400, None, "the body is not valid JSON"),
         (b"\xff\xfe", 400, None, "the body is not valid JSON"),
         (b'{"rows": [{"age": NaN}]}', 400, None, "NaN is not valid JSON; send null"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, None, "nests JSON too deeply"),
         (b"[1, 2]", 422, None, "the body must be a JSON object, got a list"),
         (b'{"row": []}', 422, "row", "unknown keys \\['row'\\]"),
         (b"{}", 422, "rows", "the body lacks 'rows'"),

@@ -67,6 +67,10 @@ def parse_rows(body: bytes, max_rows: int) -> list[dict[str, Any]]:
         document = json.loads(body, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RequestError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError(
+            400, "the body nests JSON too deeply; send rows of scalar values"
+        ) from None
     if not isinstance(document, dict):
         raise RequestError(
             422, f"the body must be a JSON object, got {_kind(document)}"
