@@ -423,7 +423,10 @@ class PCGradBalancer(Balancer):
         if extra is not None:
             extra_grads = _flat_grads(extra, self.params)
             for param, grad in zip(self.params, extra_grads, strict=True):
-                param.grad = param.grad + grad.detach()
+                current = param.grad
+                param.grad = (
+                    grad.detach() if current is None else current + grad.detach()
+                )
             total = total + extra
         return total.detach()
 

@@ -167,21 +167,6 @@ class Trainer:
         enabled = self.config.precision == "bfloat16"
         return torch.autocast(device, dtype=torch.bfloat16, enabled=enabled)
 
-    def _backward(
-        self, per_task: torch.Tensor, extra: torch.Tensor | None
-    ) -> torch.Tensor:
-        # The balancer writes every .grad from the task losses; a model's own
-        # term (AITM's calibrator, say) is backpropagated first and added on.
-        if extra is None:
-            return self.balancer.backward(per_task)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        grads = torch.autograd.grad(extra, params, retain_graph=True, allow_unused=True)
-        total = self.balancer.backward(per_task)
-        for param, grad in zip(params, grads, strict=True):
-            if grad is not None:
-                param.grad = grad if param.grad is None else param.grad + grad
-        return total + extra.detach()
-
     def fit(self, train: EncodedData, valid: EncodedData) -> FitResult:
         """Run the epochs; the best weights are restored into the model at the end."""
         if train.labels is None or valid.labels is None:
@@ -244,7 +229,7 @@ class Trainer:
                 per_task = self.loss.per_task(outputs, batch.labels, batch.weights)
                 extra = self.model.auxiliary_loss(outputs, batch, per_task)
             self.optimizer.zero_grad()
-            loss = self._backward(per_task, extra)
+            loss = self.balancer.backward(per_task, extra)  # fills every .grad
             if self.config.grad_clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(
                     self._dense_parameters, self.config.grad_clip_norm
