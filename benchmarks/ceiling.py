@@ -39,7 +39,7 @@ SETTINGS = {
         "tower_units": [64],
     },
     "esmm": {"hidden_units": [256, 128, 64]},
-    "aitm": {"tower_units": [256, 128], "info_dim": 64},
+    "aitm": {"tower_units": [256, 128, 64], "dropout": 0.0},
 }
 
 
