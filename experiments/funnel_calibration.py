@@ -6,12 +6,13 @@ the violation rate: the share of (row, step >= 2) pairs whose predicted
 end-to-end probability exceeds the previous step's, plus each step's AUC
 against its end-to-end label.
 
-Usage: python experiments/funnel_calibration.py [OUT_DIR]
+Usage: python experiments/funnel_calibration.py [OUT_DIR] [--weights W ...]
+    [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +34,15 @@ def violation_rate(scores: pd.DataFrame) -> float:
     return float((joint[:, 1:] > joint[:, :-1]).mean())
 
 
-def main(out_root: Path) -> None:
+def main(out_root: Path, weights: list[float], overrides: list[str]) -> None:
     test = load_splits(load_config(CONFIG).data)["test"]
     rows = []
-    for weight in (0.6, 0.0):
+    for weight in weights:
         runs = train_seeds(
             CONFIG,
             (0, 1, 2),
             out_root / f"calibrator{weight}",
-            overrides=[f"model.calibrator_weight={weight}"],
+            overrides=[*overrides, f"model.calibrator_weight={weight}"],
         )
         rates = [violation_rate(predict(load_run(r), test)) for r in runs]
         row = {"calibrator weight": weight, "violation rate": mean_std(rates)}
@@ -53,4 +54,11 @@ def main(out_root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("runs/funnel_calibration"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "out_dir", type=Path, nargs="?", default="runs/funnel_calibration"
+    )
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.6, 0.0])
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[])
+    args = parser.parse_args()
+    main(args.out_dir, args.weights, args.overrides)

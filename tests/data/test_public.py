@@ -126,3 +126,23 @@ def test_real_taobao_head_pairs() -> None:
     assert len(frame) == 63988
     assert (frame["buy"] <= frame["cart_fav"]).all()
     assert int(frame["buy"].sum()) == 1672
+
+
+def test_movielens_format_loads_through_the_config(tmp_path: Path) -> None:
+    from mtlrec.config import DataConfig
+    from mtlrec.data import load_splits
+
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    _write_movielens(folder)
+    config = DataConfig(
+        format="movielens_100k",
+        path="ml",
+        split={
+            "method": "column",
+            "column": "user_id",
+            "values": {"train": "1", "valid": "2", "test": "2"},
+        },
+    )
+    frames = load_splits(config, tmp_path)
+    assert len(frames["train"]) == 2 and len(frames["test"]) == 1

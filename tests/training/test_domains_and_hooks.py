@@ -45,12 +45,12 @@ def _funnel_config(model: dict, steps: int = 3) -> dict:
     return {
         "data": {
             "format": "ad_funnel",
-            "ad_funnel": {"num_rows": 600, "num_steps": steps},
+            "ad_funnel": {"num_rows": 300, "num_steps": steps},
         },
         "features": {"categorical": [{"name": "c*"}], "numeric": [{"name": "x*"}]},
         "tasks": tasks,
         "model": model,
-        "train": {"epochs": 2, "batch_size": 128, "progress_bar": False},
+        "train": {"epochs": 1, "batch_size": 128, "threads": 1, "progress_bar": False},
     }
 
 
@@ -98,7 +98,7 @@ def test_group_split_keeps_users_disjoint() -> None:
 def test_youtube_run_predicts_without_position(tmp_path) -> None:
     config = parse_config(
         {
-            "data": {"format": "position_feed", "position_feed": {"num_lists": 200}},
+            "data": {"format": "position_feed", "position_feed": {"num_lists": 60}},
             "features": {
                 "categorical": [{"name": "item_id"}, {"name": "user_group"}],
                 "numeric": [{"name": "freshness"}],
@@ -106,7 +106,12 @@ def test_youtube_run_predicts_without_position(tmp_path) -> None:
             },
             "tasks": [{"name": "click", "label": "click"}],
             "model": {"name": "youtube_mmoe", "num_experts": 2, "expert_units": [8]},
-            "train": {"epochs": 1, "batch_size": 256, "progress_bar": False},
+            "train": {
+                "epochs": 1,
+                "batch_size": 256,
+                "threads": 1,
+                "progress_bar": False,
+            },
         }
     )
     run = load_run(train_run(config, out=tmp_path / "run"))
