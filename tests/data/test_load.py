@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from mtlrec.config import DataConfig
-from mtlrec.data import DATA_DIR_VARIABLE, load_splits, read_frame, resolve_data_dir
+from mtlrec.data import (
+    DATA_DIR_VARIABLE,
+    load_splits,
+    read_frame,
+    read_rows_file,
+    resolve_data_dir,
+)
 
 
 def indexed_csv(tmp_path, num_rows=100):
@@ -182,3 +188,17 @@ def test_read_frame_refuses_synthetic(tmp_path):
 
     with pytest.raises(ValueError, match=r"'synthetic' reads no files"):
         read_frame(config, "x.csv", tmp_path)
+
+
+def test_missing_data_without_data_dir_says_none_was_given(monkeypatch, tmp_path):
+    monkeypatch.delenv("MTLREC_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = DataConfig(format="csv", path="nowhere/train.csv")
+    with pytest.raises(FileNotFoundError, match=r"neither --data-dir nor \$MTLREC"):
+        load_splits(config)
+
+
+def test_read_rows_file_refuses_a_missing_file(tmp_path):
+    config = DataConfig(format="census_income", path="census-income-kdd")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_rows_file(config, tmp_path / "rows.json")

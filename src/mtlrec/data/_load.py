@@ -58,6 +58,8 @@ def read_rows_file(config: DataConfig, path: str | Path) -> pd.DataFrame:
     read in the run's own data format (e.g. an original census file).
     """
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     if path.suffix == ".parquet":
         return read_table(path, "parquet")
     if path.suffix == ".csv" or config.format in ("synthetic", "parquet"):
@@ -80,6 +82,25 @@ def load_splits(
             ends up with no rows.
     """
     base = resolve_data_dir(data_dir)
+    try:
+        frames = _read_splits(config, base)
+    except FileNotFoundError as exc:
+        if data_dir is None and DATA_DIR_VARIABLE not in os.environ:
+            raise FileNotFoundError(
+                f"{exc} (neither --data-dir nor ${DATA_DIR_VARIABLE} is set, so "
+                f"relative paths start at {str(Path.cwd())!r})"
+            ) from None
+        raise
+    for name, part in frames.items():
+        if part.empty:
+            raise ValueError(
+                f"split {name!r} has no rows; check data.split ({config.split.method})"
+            )
+    logger.info("Loaded data rows=%s", {k: len(v) for k, v in frames.items()})
+    return frames
+
+
+def _read_splits(config: DataConfig, base: Path) -> dict[str, pd.DataFrame]:
     split = config.split
     if split.method == "files":
         assert config.files is not None  # checked when the config was validated
@@ -96,12 +117,6 @@ def load_splits(
             frames = _split_by_group(frame, split.by, split.fractions, split.seed)
         else:
             frames = _split_random(frame, split.fractions, split.seed)
-    for name, part in frames.items():
-        if part.empty:
-            raise ValueError(
-                f"split {name!r} has no rows; check data.split ({split.method})"
-            )
-    logger.info("Loaded data rows=%s", {k: len(v) for k, v in frames.items()})
     return frames
 
 

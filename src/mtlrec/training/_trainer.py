@@ -220,7 +220,8 @@ class Trainer:
             total=total,
             desc=f"epoch {epoch}",
             leave=False,
-            disable=not self.config.progress_bar,
+            # None: tqdm shows the bar only on a terminal.
+            disable=None if self.config.progress_bar else True,
         )
         for batch in bar:
             assert batch.labels is not None  # checked in fit

@@ -1,0 +1,173 @@
+"""Run the mtlrec cases and print one table beside the peers' results.
+
+Runs ``run_mtlrec.py`` for every model in two settings, interleaved over the
+repeats and keeping the best throughput of each: ``float32`` (the defaults)
+and ``fast`` (``train.sparse_embeddings=true train.precision=bfloat16``).
+Then reads ``results/peers.json`` (written by ``peers/run_all.py``) and
+``results/ceiling.json`` (``ceiling.py``) and prints, per model: train and
+predict rows/s, peak RSS, data preparation time and test AUC of each
+library, each mtlrec figure as a ratio to the faster peer, and the share of
+the machine's matrix-product ceiling that training reached.
+
+Example:
+    python benchmarks/compare.py --repeats 3 --nice -20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "peers"))
+from run_all import raise_priority  # noqa: E402  (the peers' own driver)
+
+RESULTS = HERE / "results"
+MODELS = ("shared_bottom", "mmoe", "ple", "esmm", "aitm")
+SETTINGS = {
+    "float32": [],
+    "fast": ["train.sparse_embeddings=true", "train.precision=bfloat16"],
+}
+
+
+def run_case(model: str, setting: str, repeat: int, args: argparse.Namespace) -> dict:
+    """One mtlrec case in a fresh process (at the requested priority)."""
+    out = RESULTS / "mtlrec" / f"{model}_{setting}_r{repeat}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        str(HERE / "run_mtlrec.py"),
+        "--model",
+        model,
+        "--data",
+        str(args.data),
+        "--threads",
+        str(args.threads),
+        "--json-out",
+        str(out),
+        *SETTINGS[setting],
+    ]
+    # Same priority handling as the peers' runs (own session, raised nice).
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, start_new_session=bool(args.nice)
+    )
+    if args.nice:
+        raise_priority(proc.pid, args.nice)
+    if proc.wait() != 0:
+        raise RuntimeError(f"mtlrec case failed: {' '.join(command)}")
+    return json.loads(out.read_text())
+
+
+def best(runs: list[dict]) -> dict:
+    """Best-of-N summary: top throughputs, lowest prep time, highest RSS."""
+    top = max(runs, key=lambda r: r["train_rows_per_s"])
+    return {
+        "train_rows_per_s": top["train_rows_per_s"],
+        "predict_rows_per_s": max(r["predict_rows_per_s"] for r in runs),
+        "data_prep_s": min(r["data_prep_s"] for r in runs),
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+        "auc": top["auc"],
+        "runs": len(runs),
+    }
+
+
+def measure(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Run every (model, setting) ``repeats`` times, interleaved."""
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for repeat in range(args.repeats):
+        for model in args.models:
+            for setting in SETTINGS:
+                runs.setdefault((model, setting), []).append(
+                    run_case(model, setting, repeat, args)
+                )
+    summary: dict[str, dict[str, Any]] = {}
+    for (model, setting), found in runs.items():
+        summary.setdefault(model, {})[setting] = best(found)
+    return summary
+
+
+def table(mine: dict, peers: list[dict], ceiling: dict) -> str:
+    """The Markdown comparison table."""
+    by_case = {(p["lib"], p["model"]): p for p in peers if p.get("status") == "ok"}
+    gflops = ceiling["matmul_gflops"]
+    lines = [
+        "| model | library | train rows/s | ×faster peer | predict rows/s "
+        "| ×faster peer | peak RSS MiB | prep s | test AUC | share of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model in MODELS:
+        if model not in mine:
+            continue
+        peer_rows = [
+            by_case[(lib, model)]
+            for lib in ("torch_rechub", "deepctr_torch")
+            if (lib, model) in by_case
+        ]
+        best_train = max(p["train_rows_per_s"] for p in peer_rows)
+        best_predict = max(p["predict_rows_per_s"] for p in peer_rows)
+        flops = ceiling["train_flops_per_row"].get(model)
+        for p in peer_rows:
+            lines.append(_row(model, p["lib"], p, best_train, best_predict, None, None))
+        for setting, result in mine[model].items():
+            peak = gflops["bfloat16" if setting == "fast" else "float32"]
+            share = result["train_rows_per_s"] * flops / (peak * 1e9) if flops else None
+            lines.append(
+                _row(
+                    model,
+                    f"mtlrec {setting}",
+                    result,
+                    best_train,
+                    best_predict,
+                    share,
+                    True,
+                )
+            )
+    return "\n".join(lines)
+
+
+def _row(model, lib, r, best_train, best_predict, share, ratio) -> str:
+    auc = ", ".join(f"{k} {v:.4f}" for k, v in r["auc"].items())
+    train_ratio = f"{r['train_rows_per_s'] / best_train:.2f}" if ratio else ""
+    predict_ratio = f"{r['predict_rows_per_s'] / best_predict:.2f}" if ratio else ""
+    return (
+        f"| {model} | {lib} | {r['train_rows_per_s']:,.0f} | {train_ratio} "
+        f"| {r['predict_rows_per_s']:,.0f} | {predict_ratio} "
+        f"| {r['peak_rss_mib']:.0f} | {r['data_prep_s']:.2f} | {auc} "
+        f"| {'' if share is None else f'{share:.0%}'} |"
+    )
+
+
+def main() -> None:
+    """Measure mtlrec, then print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=Path, default=RESULTS / "data" / "bench_300k.parquet"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="print from results/mtlrec.json without running",
+    )
+    args = parser.parse_args()
+    summary_path = RESULTS / "mtlrec.json"
+    if args.reuse:
+        mine = json.loads(summary_path.read_text())
+    else:
+        mine = measure(args)
+        summary_path.write_text(json.dumps(mine, indent=2))
+    peers = json.loads((RESULTS / "peers.json").read_text())["results"]
+    ceiling = json.loads((RESULTS / "ceiling.json").read_text())
+    print(f"matrix-product ceiling: {ceiling['matmul_gflops']} GFLOP/s")
+    print(table(mine, peers, ceiling))
+
+
+if __name__ == "__main__":
+    main()
