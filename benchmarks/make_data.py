@@ -242,7 +242,7 @@ def make_table(num_rows: int, seed: int) -> pa.Table:
     return pa.table(arrays)
 
 
-def summarize(table: pa.Table) -> dict[str, float]:
+def summarize(table: pa.Table) -> dict[str, float | str]:
     """Return the label rates and label correlations of a table.
 
     Args:
