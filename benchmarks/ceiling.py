@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from run_mtlrec import MODEL_SETTINGS  # same folder: the benchmark's sizes
 from torch.utils.flop_counter import FlopCounterMode
 
 from mtlrec.config import TaskConfig
@@ -28,19 +29,7 @@ from mtlrec.losses import MultiTaskLoss
 from mtlrec.models import ModelSpec, TaskSpec, get_model_class
 
 NUM_FIELDS, NUM_DENSE, DIM, BATCH = 20, 8, 16, 1024
-SETTINGS = {
-    "shared_bottom": {"bottom_units": [256, 128], "tower_units": [64]},
-    "mmoe": {"num_experts": 8, "expert_units": [256, 128], "tower_units": [64]},
-    "ple": {
-        "num_levels": 1,
-        "num_task_experts": 2,
-        "num_shared_experts": 1,
-        "expert_units": [256, 128],
-        "tower_units": [64],
-    },
-    "esmm": {"hidden_units": [256, 128, 64]},
-    "aitm": {"tower_units": [256, 128, 64], "dropout": 0.0},
-}
+SETTINGS = MODEL_SETTINGS  # the benchmark's model sizes
 
 
 def matmul_gflops(dtype: torch.dtype, repeats: int = 50) -> float:
