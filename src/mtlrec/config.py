@@ -463,7 +463,7 @@ class TrainConfig(_Section):
 
     epochs: int = Field(10, gt=0)
     batch_size: int = Field(1024, gt=0)
-    eval_batch_size: int = Field(8192, gt=0)
+    eval_batch_size: int = Field(2048, gt=0)
     seed: int = 0
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     grad_clip_norm: float | None = Field(None, gt=0)
