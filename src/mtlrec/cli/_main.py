@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +38,22 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     ctx.obj.debug = debug
 
 
+def config_arguments(command: Callable[..., Any]) -> Callable[..., Any]:
+    """CONFIG, its dotted overrides and --data-dir: shared by train and tune."""
+    command = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Base folder of the config's data paths (else $MTLREC_DATA_DIR).",
+    )(command)
+    command = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")(command)
+    return click.argument(
+        "config_path", metavar="CONFIG", type=click.Path(dir_okay=False)
+    )(command)
+
+
 @cli.command()
-@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
-@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Base folder of the config's data paths (else $MTLREC_DATA_DIR).",
-)
+@config_arguments
 @click.option(
     "--out",
     "out",

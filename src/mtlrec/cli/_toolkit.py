@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import yaml
 
-from mtlrec.cli._main import cli
+from mtlrec.cli._main import cli, config_arguments
 
 __all__ = ["compare", "report", "tune"]
 
@@ -50,15 +50,8 @@ def compare(run_dirs: tuple[str, ...], split: str, out: str) -> None:
 
 
 @cli.command()
-@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
-@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@config_arguments
 @click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Base folder of the config's data paths (else $MTLREC_DATA_DIR).",
-)
 @click.option(
     "--out",
     "out",
