@@ -37,6 +37,50 @@ def test_expert_bank_equals_independent_mlps(hidden_units):
         torch.testing.assert_close(out[:, e], expert(x))
 
 
+@pytest.mark.parametrize("hidden_units", [[8], [8, 5], [6, 4, 3]])
+def test_expert_bank_gradients_equal_independent_mlps(hidden_units):
+    torch.manual_seed(0)
+    bank = ExpertBank(input_dim=7, num_experts=3, hidden_units=hidden_units)
+    experts = reference_experts(bank)
+    x = torch.randn(5, 7, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    upstream = torch.randn(5, 3, hidden_units[-1])
+
+    (bank(x) * upstream).sum().backward()
+    sum(
+        (expert(x_ref) * upstream[:, e]).sum() for e, expert in enumerate(experts)
+    ).backward()
+
+    torch.testing.assert_close(x.grad, x_ref.grad)
+    for layer, (weight, bias) in enumerate(zip(bank.weights, bank.biases, strict=True)):
+        for e, expert in enumerate(experts):
+            linear = expert[2 * layer]
+            torch.testing.assert_close(weight.grad[e], linear.weight.grad.T)
+            torch.testing.assert_close(bias.grad[e, 0], linear.bias.grad)
+
+
+@pytest.mark.parametrize("hidden_units", [[8], [8, 5]])
+def test_run_together_equals_each_bank_concatenated(hidden_units):
+    torch.manual_seed(0)
+    banks = [ExpertBank(7, n, hidden_units) for n in (2, 1, 3)]
+    x = torch.randn(4, 7)
+
+    out = ExpertBank.run_together(banks, x)
+
+    torch.testing.assert_close(out, torch.cat([bank(x) for bank in banks], dim=1))
+    assert ExpertBank.run_together(banks[:1], x).equal(banks[0](x))
+
+
+def test_expert_bank_stays_bfloat16_under_autocast():
+    torch.manual_seed(0)
+    bank = ExpertBank(input_dim=16, num_experts=4, hidden_units=[32, 8])
+    x = torch.randn(64, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = bank(x)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), bank(x), rtol=0.05, atol=0.05)
+
+
 def test_expert_bank_init_bounds_and_gradients():
     bank = ExpertBank(input_dim=16, num_experts=2, hidden_units=[4])
     bound = 1 / 16**0.5

@@ -58,14 +58,52 @@ class ExpertBank(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run every expert on ``x (B, input_dim)``; return ``(B, E, H)``."""
-        num_rows, num_experts = x.shape[0], self.num_experts  # B, E
-        first_w, first_b = self.weights[0], self.biases[0]
-        fused_w = first_w.permute(1, 0, 2).reshape(first_w.shape[1], -1)  # (in, E * H1)
-        hidden = torch.relu(x @ fused_w + first_b.reshape(1, -1))  # (B, E * H1)
-        hidden = hidden.view(num_rows, num_experts, -1).transpose(0, 1)  # (E, B, H1)
-        for weight, bias in zip(self.weights[1:], self.biases[1:], strict=True):
-            hidden = torch.relu(torch.baddbmm(bias, hidden, weight))  # (E, B, H')
-        return hidden.transpose(0, 1)  # (B, E, H)
+        return _run_experts(list(self.weights), list(self.biases), x)
+
+    @staticmethod
+    def run_together(banks: Sequence[ExpertBank], x: torch.Tensor) -> torch.Tensor:
+        """Run banks of equal layer widths on the same ``x`` as one bank.
+
+        Returns ``(B, sum E, H)``: the banks' outputs concatenated along the
+        expert axis, in order, from one product per layer.
+        """
+        if len(banks) == 1:
+            return banks[0](x)
+        layers = zip(
+            *(zip(b.weights, b.biases, strict=True) for b in banks), strict=True
+        )
+        weights, biases = [], []
+        for layer in layers:
+            weights.append(torch.cat([weight for weight, _ in layer]))
+            biases.append(torch.cat([bias for _, bias in layer]))
+        return _run_experts(weights, biases, x)
+
+
+def _run_experts(
+    weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor
+) -> torch.Tensor:
+    """``(B, in) -> (B, E, H)`` through layers ``(E, in, out)`` / ``(E, 1, out)``.
+
+    Hidden layers are computed transposed, ``(E, H', B)``, so that every
+    product reads and writes whole contiguous matrices and no activation is
+    copied between layers; only the last layer's output is laid out as
+    ``(B, E, H)``. Biases are added inside the products (``addmm``,
+    ``baddbmm``), which also keeps bfloat16 autocast in bfloat16.
+    """
+    num_rows, num_experts = x.shape[0], weights[0].shape[0]  # B, E
+    first_w, first_b = weights[0], biases[0]
+    fused_w = first_w.permute(1, 0, 2).reshape(first_w.shape[1], -1)  # (in, E * H1)
+    if len(weights) == 1:
+        hidden = torch.addmm(first_b.reshape(-1), x, fused_w)  # (B, E * H1)
+        return torch.relu(hidden).view(num_rows, num_experts, -1)  # (B, E, H)
+    hidden = torch.addmm(first_b.reshape(-1, 1), fused_w.t(), x.t())  # (E * H1, B)
+    hidden = torch.relu(hidden).view(num_experts, -1, num_rows)  # (E, H1, B)
+    for weight, bias in zip(weights[1:-1], biases[1:-1], strict=True):
+        hidden = torch.baddbmm(bias.transpose(1, 2), weight.transpose(1, 2), hidden)
+        hidden = torch.relu(hidden)  # (E, H', B)
+    last = torch.baddbmm(biases[-1], hidden.transpose(1, 2), weights[-1])  # (E, B, H)
+    # (E, B, H) -> (B, E, H); the ReLU after the copy keeps it contiguous.
+    return torch.relu(last.transpose(0, 1).contiguous())
 
 
 class Gates(nn.Module):
