@@ -453,7 +453,7 @@ class TrainConfig(_Section):
 
     ``sparse_embeddings`` gives the embedding table sparse gradients and
     updates only the rows a batch touched (lazy Adam through
-    ``torch.optim.SparseAdam``; plain SGD for ``sgd``); weight decay and
+    :class:`~mtlrec.training.RowwiseAdam`; plain SGD for ``sgd``); weight decay and
     gradient clipping then apply to the dense parameters only.
     ``precision: bfloat16`` runs forward and loss under CPU/GPU autocast.
     ``balancer`` turns the per-task losses into one update (default: fixed

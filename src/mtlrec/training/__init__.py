@@ -19,6 +19,7 @@ from mtlrec.training._run import (
     predict_frame,
     train_run,
 )
+from mtlrec.training._sparse_adam import RowwiseAdam
 from mtlrec.training._tensorboard import TensorBoardLogger, record_scalars
 from mtlrec.training._trainer import FitResult, Trainer, build_optimizer
 
@@ -27,6 +28,7 @@ __all__ = [
     "Evaluator",
     "FitResult",
     "LoadedRun",
+    "RowwiseAdam",
     "RunExistsError",
     "TensorBoardLogger",
     "Trainer",

@@ -19,6 +19,7 @@ from mtlrec.losses import MultiTaskLoss, build_balancer
 from mtlrec.models import MultiTaskModel
 from mtlrec.training._checkpoint import load_weights, save_weights
 from mtlrec.training._evaluate import Evaluator, objective_value, predict_scores
+from mtlrec.training._sparse_adam import RowwiseAdam
 
 __all__ = ["FitResult", "Optimizers", "Trainer", "build_optimizer", "sparse_parameters"]
 
@@ -66,7 +67,7 @@ def build_optimizer(
     """Create the optimiser named in ``config`` over the model's parameters.
 
     Embedding tables with sparse gradients get a row-wise optimiser of the
-    same kind (``SparseAdam`` for Adam/AdamW, SGD for SGD) without weight decay.
+    same kind (:class:`RowwiseAdam` for Adam/AdamW, SGD for SGD) without weight decay.
     ``extra`` parameters (a loss balancer's) join the dense optimiser as a
     group without weight decay; ``exclude`` parameters are left to another
     optimiser (a model's architecture parameters).
@@ -93,7 +94,7 @@ def build_optimizer(
             )
         )
     if sparse:
-        row_wise = torch.optim.SGD if config.name == "sgd" else torch.optim.SparseAdam
+        row_wise = torch.optim.SGD if config.name == "sgd" else RowwiseAdam
         optimizers.append(row_wise(sparse, lr=config.lr))
     return Optimizers(optimizers)
 
