@@ -153,3 +153,41 @@ def test_one_task_ple(num_levels):
     assert outputs["t0"].shape == (B,)
     assert len(model.last_gates) == 1
     assert model.last_gates[0].shape == (B, 3)
+
+
+@pytest.mark.parametrize("shared_gate", [False, True])
+@pytest.mark.parametrize("expert_units", [[H], [5, H]])
+def test_one_input_level_equals_the_per_task_computation(shared_gate, expert_units):
+    # The first level runs every expert and gate as one product; the result
+    # and the gradients equal the per-task path used when inputs differ.
+    model = build(
+        num_tasks=3, num_levels=2 if shared_gate else 1, expert_units=expert_units
+    )
+    level = model.levels[0]
+    x = torch.randn(B, D_IN, requires_grad=True)
+    copies = [x.clone() for _ in range(3)]
+    shared_copy = x.clone()
+
+    fused = level([x] * 3, x)
+    per_task = level(copies, shared_copy)
+
+    for a, b in zip(fused[0], per_task[0], strict=True):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(fused[2], per_task[2], strict=True):
+        torch.testing.assert_close(a, b)
+    assert (fused[1] is None) is (not shared_gate)
+    if shared_gate:
+        torch.testing.assert_close(fused[1], per_task[1])
+    upstream = [torch.randn(B, H) for _ in range(3)]
+    grads = []
+    for outputs, inputs in ((fused[0], [x]), (per_task[0], [*copies, shared_copy])):
+        total = sum((o * u).sum() for o, u in zip(outputs, upstream, strict=True))
+        params = [p for p in level.parameters() if p.requires_grad]
+        grads.append(torch.autograd.grad(total, [*inputs, *params], allow_unused=True))
+    fused_x, *fused_params = grads[0]
+    torch.testing.assert_close(fused_x, sum(g for g in grads[1][:4] if g is not None))
+    for param, a, b in zip(params, fused_params, grads[1][4:], strict=True):
+        # A parameter the outputs do not use (the shared gate) gets no
+        # gradient on one path and a zero one on the other.
+        zeros = torch.zeros_like(param)
+        torch.testing.assert_close(zeros if a is None else a, zeros if b is None else b)

@@ -52,6 +52,8 @@ class _ExtractionLevel(nn.Module):
     shared output and weighs every expert of the level.
     """
 
+    selection: torch.Tensor
+
     def __init__(
         self, input_dim: int, num_tasks: int, config: PLEConfig, shared_gate: bool
     ) -> None:
@@ -72,11 +74,21 @@ class _ExtractionLevel(nn.Module):
             Gates(input_dim, 1, num_tasks * m_task + m_shared) if shared_gate else None
         )
         self.output_dim = units[-1]
+        # Expert j of task k's selection, as an index into the level's experts
+        # in the shared gate's order [task 0, ..., task K-1, shared].
+        own = torch.arange(m_task).repeat(num_tasks, 1)  # (K, m_k)
+        own += torch.arange(num_tasks)[:, None] * m_task
+        common = torch.arange(m_shared).expand(num_tasks, -1) + num_tasks * m_task
+        self.register_buffer(
+            "selection", torch.cat([own, common], dim=1), persistent=False
+        )  # (K, m_k + m_s)
 
     def forward(
         self, task_inputs: list[torch.Tensor], shared_input: torch.Tensor
     ) -> tuple[list[torch.Tensor], torch.Tensor | None, list[torch.Tensor]]:
         """Return per-task outputs ``K x (B, H)``, the shared output and gates."""
+        if all(u is shared_input for u in task_inputs):
+            return self._forward_one_input(shared_input)
         shared = self.shared_experts(shared_input)  # (B, m_s, H)
         own = [bank(u) for bank, u in zip(self.task_experts, task_inputs, strict=True)]
         outputs, gate_weights = [], []
@@ -91,6 +103,36 @@ class _ExtractionLevel(nn.Module):
             every = torch.cat([*own, shared], dim=1)  # (B, K * m_k + m_s, H)
             shared_out = mix(weights, every).squeeze(1)  # (B, H)
         return outputs, shared_out, gate_weights
+
+    def _forward_one_input(
+        self, x: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor | None, list[torch.Tensor]]:
+        # The same computation when every expert and gate reads the same x
+        # (the first level): all experts in one bank run, all gates in one
+        # product, and each task's gate weights scattered to the level's
+        # experts (zero elsewhere) so that one product mixes every task.
+        banks = [*self.task_experts, self.shared_experts]
+        every = ExpertBank.run_together(banks, x)  # (B, N, H), N = K * m_k + m_s
+        gates = [*self.task_gates]
+        if self.shared_gate is not None:
+            gates.append(self.shared_gate)
+        weight = torch.cat([g.linear.weight for g in gates])
+        bias = None
+        if gates[0].linear.bias is not None:
+            bias = torch.cat([g.linear.bias for g in gates])
+        logits = nn.functional.linear(x, weight, bias)  # (B, K * S [+ N])
+        num_tasks, size = self.selection.shape  # K, S = m_k + m_s
+        task_logits = logits[:, : num_tasks * size].view(-1, num_tasks, size)
+        task_weights = torch.softmax(task_logits, dim=-1)  # (B, K, S)
+        placed = task_weights.new_zeros(x.shape[0], num_tasks, every.shape[1])
+        index = self.selection.expand(x.shape[0], -1, -1)
+        placed = placed.scatter(2, index, task_weights)  # (B, K, N)
+        outputs = list(mix(placed, every).unbind(1))  # K x (B, H)
+        shared_out = None
+        if self.shared_gate is not None:
+            shared_weights = torch.softmax(logits[:, num_tasks * size :], dim=-1)
+            shared_out = mix(shared_weights.unsqueeze(1), every).squeeze(1)  # (B, H)
+        return outputs, shared_out, list(task_weights.unbind(1))
 
 
 @register("ple")
