@@ -106,7 +106,9 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     train_s = fit.history[0]["train_seconds"]
 
     start = time.perf_counter()
-    scores = predict_scores(model, data["test"], config.train.eval_batch_size)
+    scores = predict_scores(
+        model, data["test"], config.train.eval_batch_size, config.train.eval_precision
+    )
     predict_s = time.perf_counter() - start
 
     test = frames["test"]

@@ -39,12 +39,16 @@ train = train_run
 evaluate = evaluate_run
 
 
-def predict(run: str | Path | LoadedRun, data: pd.DataFrame) -> pd.DataFrame:
+def predict(
+    run: str | Path | LoadedRun, data: pd.DataFrame, precision: str | None = None
+) -> pd.DataFrame:
     """Score raw rows with a trained run.
 
     Args:
         run: A run directory or a run loaded with :func:`load_run`.
         data: Rows holding the run's feature columns.
+        precision: ``float32`` or ``bfloat16`` (default: the run's
+            ``train.eval_precision``).
 
     Returns:
         One column per task: a probability for binary tasks (conditional on the
@@ -52,4 +56,4 @@ def predict(run: str | Path | LoadedRun, data: pd.DataFrame) -> pd.DataFrame:
         the value for regression tasks.
     """
     loaded = run if isinstance(run, LoadedRun) else load_run(run)
-    return predict_frame(loaded, data)
+    return predict_frame(loaded, data, precision=precision)

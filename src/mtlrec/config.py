@@ -455,7 +455,9 @@ class TrainConfig(_Section):
     updates only the rows a batch touched (lazy Adam through
     :class:`~mtlrec.training.RowwiseAdam`; plain SGD for ``sgd``); weight decay and
     gradient clipping then apply to the dense parameters only.
-    ``precision: bfloat16`` runs forward and loss under CPU/GPU autocast.
+    ``precision: bfloat16`` runs forward and loss under CPU/GPU autocast;
+    ``eval_precision: bfloat16`` does the same for validation, evaluation,
+    prediction and serving (scores then differ from float32 by about 1e-3).
     ``balancer`` turns the per-task losses into one update (default: fixed
     task weights); ``tensorboard`` writes TensorBoard event files under the
     run directory's ``tensorboard/`` folder.
@@ -473,6 +475,7 @@ class TrainConfig(_Section):
     progress_bar: bool = True
     sparse_embeddings: bool = False
     precision: Literal["float32", "bfloat16"] = "float32"
+    eval_precision: Literal["float32", "bfloat16"] = "float32"
     balancer: BalancerConfig = Field(default_factory=FixedBalancerConfig)
     tensorboard: bool = False
 

@@ -89,6 +89,30 @@ def test_train_evaluate_predict(tmp_path, monkeypatch, capsys, files_config):
             scores, expected, check_dtype=suffix == "parquet", rtol=1e-6
         )
 
+    target = tmp_path / "scores_bf16.parquet"
+    code, _, _ = run_cli(
+        monkeypatch,
+        capsys,
+        "predict",
+        run,
+        "--data",
+        data / "test.csv",
+        "--out",
+        target,
+        "--precision",
+        "bfloat16",
+    )
+    assert code == 0
+    scores = pd.read_parquet(target)
+    assert not scores.equals(expected)
+    pd.testing.assert_frame_equal(scores, expected, rtol=0, atol=3e-2)
+    code, out, _ = run_cli(
+        monkeypatch, capsys, "evaluate", run, "--json", "--precision", "bfloat16"
+    )
+    assert code == 0
+    click_auc = json.loads(out)["click"]["auc"]
+    assert click_auc == pytest.approx(stored["test"]["click"]["auc"], abs=0.02)
+
 
 def _close(got, expected):
     for task, values in expected.items():

@@ -70,6 +70,27 @@ def test_predict_scores_do_not_depend_on_batch_size():
         np.testing.assert_allclose(pieces[name], whole[name], rtol=1e-6)
 
 
+def test_bfloat16_prediction_is_close_to_float32_and_returns_float32():
+    model = model_for()
+    model.eval()  # no dropout, so the float32 reference is deterministic
+    encoded = data()
+
+    exact = predict_scores(model, encoded, batch_size=64)
+    approx = predict_scores(model, encoded, batch_size=64, precision="bfloat16")
+
+    assert set(approx) == set(exact)
+    for name in exact:
+        assert approx[name].dtype == np.float32
+        # bfloat16 keeps 8 bits of mantissa: differences near 1e-2, not zero.
+        np.testing.assert_allclose(approx[name], exact[name], rtol=0, atol=3e-2)
+    assert any(not np.array_equal(approx[n], exact[n]) for n in exact)
+
+
+def test_unknown_prediction_precision_is_refused():
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
+        predict_scores(model_for(), data(), batch_size=64, precision="float16")
+
+
 def test_metrics_over_the_whole_split_match_sklearn():
     model = model_for()
     encoded = data()

@@ -195,9 +195,9 @@ def test_early_stop_restores_the_best_epoch_in_the_run(
     validated = []
     original = _trainer.predict_scores
 
-    def spy(model, data, batch_size):
+    def spy(model, data, batch_size, precision):
         validated.append({k: v.clone() for k, v in model.state_dict().items()})
-        return original(model, data, batch_size)
+        return original(model, data, batch_size, precision)
 
     monkeypatch.setattr(_trainer, "predict_scores", spy)
     document = config_doc(train={"epochs": 5, "patience": 2})

@@ -80,6 +80,14 @@ def train(
     click.echo(_table(metrics["test"], f"test metrics ({run_dir})"))
 
 
+_precision_option = click.option(
+    "--precision",
+    type=click.Choice(["float32", "bfloat16"]),
+    default=None,
+    help="Arithmetic of the model (default: the run's train.eval_precision).",
+)
+
+
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option(
@@ -101,14 +109,22 @@ def train(
     default=None,
     help="Base folder of the run's data (default: the one used in training).",
 )
+@_precision_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evaluate(
-    run_dir: str, split: str, data: str | None, data_dir: str | None, as_json: bool
+    run_dir: str,
+    split: str,
+    data: str | None,
+    data_dir: str | None,
+    precision: str | None,
+    as_json: bool,
 ) -> None:
     """Print per-task metrics of the run in RUN_DIR."""
     from mtlrec import evaluate_run
 
-    metrics = evaluate_run(run_dir, split=split, data=data, data_dir=data_dir)
+    metrics = evaluate_run(
+        run_dir, split=split, data=data, data_dir=data_dir, precision=precision
+    )
     title = f"metrics on {data or 'split ' + split}"
     click.echo(json.dumps(metrics, indent=2) if as_json else _table(metrics, title))
 
@@ -128,7 +144,8 @@ def evaluate(
     type=click.Path(dir_okay=False),
     help="Output file, .csv or .parquet: one column per task.",
 )
-def predict(run_dir: str, data: str, out: str) -> None:
+@_precision_option
+def predict(run_dir: str, data: str, out: str, precision: str | None) -> None:
     """Score the rows of a file with the run in RUN_DIR."""
     from mtlrec import load_run, predict
     from mtlrec.data import read_rows_file
@@ -138,7 +155,7 @@ def predict(run_dir: str, data: str, out: str) -> None:
         raise click.UsageError(f"--out must end in .csv or .parquet, got {out!r}")
     run = load_run(run_dir)
     frame = read_rows_file(run.config.data, data)
-    scores = predict(run, frame)
+    scores = predict(run, frame, precision=precision)
     if target.suffix == ".parquet":
         scores.to_parquet(target, index=False)
     else:

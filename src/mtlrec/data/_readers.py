@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 __all__ = ["CENSUS_COLUMNS", "read_census_income", "read_table"]
 
@@ -47,7 +49,12 @@ def read_table(
         )
     try:
         if file_format == "parquet":
-            frame = pd.read_parquet(path)
+            table = pq.read_table(path)
+            # Free each Arrow column as it is converted, then hand Arrow's
+            # freed pages back to the system for the tensors that follow.
+            frame = table.to_pandas(self_destruct=True, split_blocks=True)
+            del table
+            pa.default_memory_pool().release_unused()
         else:
             frame = pd.read_csv(path, sep=separator, low_memory=False)
     except pd.errors.EmptyDataError:

@@ -66,8 +66,9 @@ class Scorer:
         """
         ids, dense = self.encoder.encode(rows)
         encoded = EncodedData(torch.from_numpy(ids), torch.from_numpy(dense))
+        train = self.run.config.train
         scores = predict_scores(
-            self.run.model, encoded, self.run.config.train.eval_batch_size
+            self.run.model, encoded, train.eval_batch_size, train.eval_precision
         )
         scores[SCORE] = fuse_scores(scores, self.config.score, self.task_names)
         return scores

@@ -32,9 +32,15 @@ Metrics = dict[str, dict[str, float | None]]
 
 @torch.inference_mode()
 def predict_scores(
-    model: MultiTaskModel, data: EncodedData, batch_size: int
+    model: MultiTaskModel,
+    data: EncodedData,
+    batch_size: int,
+    precision: str = "float32",
 ) -> dict[str, np.ndarray]:
     """Predict every row of ``data`` in eval mode.
+
+    ``precision="bfloat16"`` runs the model under bfloat16 autocast; the
+    returned scores are float32 either way.
 
     Returns:
         ``{task: (N,)}``: the probability for a binary task (conditional on its
@@ -45,9 +51,18 @@ def predict_scores(
     """
     was_training = model.training
     model.eval()
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be float32 or bfloat16, got {precision!r}")
+    device = next(model.parameters()).device.type
+    autocast = torch.autocast(
+        device, dtype=torch.bfloat16, enabled=precision == "bfloat16"
+    )
     chunks: dict[str, list[torch.Tensor]] = {}
     for batch in iterate_batches(data, batch_size):
-        predictions = task_predictions(model.spec, model(batch), model.output_space)
+        with autocast:
+            outputs = model(batch)
+        outputs = {name: value.float() for name, value in outputs.items()}
+        predictions = task_predictions(model.spec, outputs, model.output_space)
         for name, values in predictions.items():
             chunks.setdefault(name, []).append(values)
     model.train(was_training)

@@ -304,7 +304,12 @@ def _finish(
         "train_seconds": seconds,
     }
     for split in ("valid", "test"):
-        scores = predict_scores(model, data[split], config.train.eval_batch_size)
+        scores = predict_scores(
+            model,
+            data[split],
+            config.train.eval_batch_size,
+            config.train.eval_precision,
+        )
         labels = data[split].labels
         assert labels is not None  # encoded with labels
         metrics[split] = evaluator.metrics(
@@ -385,6 +390,7 @@ def evaluate_run(
     split: str = "test",
     data: str | Path | None = None,
     data_dir: str | Path | None = None,
+    precision: str | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Metrics of a trained run on one of its splits or on a labelled file.
 
@@ -394,6 +400,8 @@ def evaluate_run(
         data: A labelled file in the run's data format; overrides ``split``.
         data_dir: Base folder of the run's data (default: the one it was
             trained with).
+        precision: ``float32`` or ``bfloat16`` (default: the run's
+            ``train.eval_precision``).
     """
     run = load_run(run_dir)
     if data is not None:
@@ -407,16 +415,33 @@ def evaluate_run(
         where = f"split {split!r}"
     encoded = encode(frame, run.feature_map, run.config, where)
     assert encoded.labels is not None  # encoded with labels
-    scores = predict_scores(run.model, encoded, run.config.train.eval_batch_size)
+    scores = predict_scores(
+        run.model,
+        encoded,
+        run.config.train.eval_batch_size,
+        precision or run.config.train.eval_precision,
+    )
     return Evaluator(run.model).metrics(
         scores, encoded.labels.numpy(), encoded.groups, split, encoded.domains
     )
 
 
 def predict_frame(
-    run: LoadedRun, frame: pd.DataFrame, where: str = "the data"
+    run: LoadedRun,
+    frame: pd.DataFrame,
+    where: str = "the data",
+    precision: str | None = None,
 ) -> pd.DataFrame:
-    """Score raw rows with a loaded run; one column per task (and ``@entire``)."""
+    """Score raw rows with a loaded run; one column per task (and ``@entire``).
+
+    ``precision`` is ``float32`` or ``bfloat16`` (default: the run's
+    ``train.eval_precision``).
+    """
     encoded = encode(frame, run.feature_map, run.config, where, with_labels=False)
-    scores = predict_scores(run.model, encoded, run.config.train.eval_batch_size)
+    scores = predict_scores(
+        run.model,
+        encoded,
+        run.config.train.eval_batch_size,
+        precision or run.config.train.eval_precision,
+    )
     return pd.DataFrame(scores)

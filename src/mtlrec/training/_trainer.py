@@ -283,7 +283,9 @@ class Trainer:
 
     def _validate(self, data: EncodedData) -> dict[str, Any]:
         assert data.labels is not None  # checked in fit
-        scores = predict_scores(self.model, data, self.config.eval_batch_size)
+        scores = predict_scores(
+            self.model, data, self.config.eval_batch_size, self.config.eval_precision
+        )
         metrics = self.evaluator.metrics(
             scores, data.labels.numpy(), data.groups, "valid", data.domains
         )
