@@ -81,6 +81,58 @@ def test_expert_bank_stays_bfloat16_under_autocast():
     torch.testing.assert_close(out.float(), bank(x), rtol=0.05, atol=0.05)
 
 
+def reference_normed_experts(bank: ExpertBank) -> list[nn.Sequential]:
+    """Per-expert Linear+BatchNorm+ReLU stacks sharing the bank's parameters."""
+    assert bank.norms is not None
+    experts = []
+    for e, plain in enumerate(reference_experts(bank)):
+        layers: list[nn.Module] = []
+        for layer, norm in enumerate(bank.norms):
+            width = bank.weights[layer].shape[2]
+            own = nn.BatchNorm1d(width)
+            with torch.no_grad():
+                own.weight.copy_(norm.weight[e * width : (e + 1) * width])
+                own.bias.copy_(norm.bias[e * width : (e + 1) * width])
+            layers += [plain[2 * layer], own, nn.ReLU()]
+        experts.append(nn.Sequential(*layers))
+    return experts
+
+
+@pytest.mark.parametrize("hidden_units", [[8], [8, 5], [6, 4, 3]])
+def test_expert_bank_batch_norm_equals_normed_mlps(hidden_units):
+    torch.manual_seed(0)
+    bank = ExpertBank(7, 3, hidden_units, batch_norm=True)
+    assert bank.norms is not None
+    with torch.no_grad():
+        for norm in bank.norms:  # not the identity, so that a mix-up shows
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+    experts = reference_normed_experts(bank)
+    x = torch.randn(16, 7)
+
+    out = bank(x)  # training mode: batch statistics
+    for e, expert in enumerate(experts):
+        torch.testing.assert_close(out[:, e], expert(x))
+    # The running statistics moved the same way: eval mode agrees too.
+    bank.eval()
+    for expert in experts:
+        expert.eval()
+    out = bank(x + 1)
+    for e, expert in enumerate(experts):
+        torch.testing.assert_close(out[:, e], expert(x + 1))
+
+
+def test_run_together_with_batch_norm_runs_each_bank():
+    torch.manual_seed(0)
+    banks = [ExpertBank(7, n, [8, 5], batch_norm=True) for n in (2, 1)]
+    x = torch.randn(6, 7)
+
+    together = ExpertBank.run_together(banks, x)
+
+    # Training-mode outputs use batch statistics only, so a second call agrees.
+    torch.testing.assert_close(together, torch.cat([b(x) for b in banks], dim=1))
+
+
 def test_expert_bank_init_bounds_and_gradients():
     bank = ExpertBank(input_dim=16, num_experts=2, hidden_units=[4])
     bound = 1 / 16**0.5
@@ -176,3 +228,31 @@ def test_task_towers_dropout_only_in_training():
 
     torch.testing.assert_close(first, second)
     assert not torch.allclose(first, noisy)
+
+
+def test_task_towers_batch_norm_equal_separate_normed_mlps():
+    torch.manual_seed(0)
+    towers = TaskTowers(input_dim=8, num_tasks=3, hidden_units=[6, 4], batch_norm=True)
+    assert towers.norms is not None
+    with torch.no_grad():
+        for norm in towers.norms:
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(10, 3, 8)
+
+    out = towers(x)
+
+    for k in range(3):
+        mlp = MLP(8, [6, 4], output_dim=1, batch_norm=True)
+        linears = [m for m in mlp.net if isinstance(m, nn.Linear)]
+        norms = [m for m in mlp.net if isinstance(m, nn.BatchNorm1d)]
+        with torch.no_grad():
+            for layer, linear in enumerate(linears):
+                linear.weight.copy_(towers.weights[layer][k].T)
+                linear.bias.copy_(towers.biases[layer][k, 0])
+            for layer, norm in enumerate(norms):
+                width = norm.num_features
+                own = towers.norms[layer]
+                norm.weight.copy_(own.weight[k * width : (k + 1) * width])
+                norm.bias.copy_(own.bias[k * width : (k + 1) * width])
+        torch.testing.assert_close(out[:, k], mlp(x[:, k]).squeeze(-1))

@@ -52,9 +52,12 @@ def make_config(cls: type[MultiTaskModel], **overrides):
 
 
 def build(name: str, tasks, seed: int = 0, inputs: InputSpec = INPUTS):
-    cls = get_model_class(name)
+    # "mmoe+batch_norm" is MMoE with batch_norm=True.
+    base, *flags = name.split("+")
+    cls = get_model_class(base)
     torch.manual_seed(seed)
-    return cls(ModelSpec(inputs, tasks, DOMAINS), make_config(cls))
+    config = make_config(cls, **dict.fromkeys(flags, True))
+    return cls(ModelSpec(inputs, tasks, DOMAINS), config)
 
 
 def accepted_layouts(name: str) -> list[str]:
@@ -123,8 +126,13 @@ def task_configs(tasks) -> list[TaskConfig]:
 
 def cases():
     for name in MODEL_NAMES:
-        for layout in accepted_layouts(name) or ["none"]:
+        layouts = accepted_layouts(name) or ["none"]
+        for layout in layouts:
             yield pytest.param(name, layout, id=f"{name}-{layout}")
+        # The batch-normalised variant, on the first layout the model takes.
+        if "batch_norm" in get_model_class(name).config_class.model_fields:
+            variant = f"{name}+batch_norm"
+            yield pytest.param(variant, layouts[0], id=f"{variant}-{layouts[0]}")
 
 
 CASES = list(cases())

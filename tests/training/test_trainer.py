@@ -193,3 +193,20 @@ def test_bfloat16_autocast_trains(tmp_path):
 
     assert all(np.isfinite(r["train_loss"]) for r in result.history)
     assert next(model.parameters()).dtype == torch.float32
+
+
+def test_batch_norm_model_skips_a_last_batch_of_one_row(tmp_path):
+    # 33 rows in batches of 16: the last batch holds one row, which batch
+    # normalisation cannot take in training mode.
+    _, loss, data = setup(num_rows=33)
+    torch.manual_seed(0)
+    model = MMoE(
+        loss.spec,
+        MMoEConfig(num_experts=2, expert_units=[8], tower_units=[4], batch_norm=True),
+    )
+    trainer = Trainer(model, loss, train_config(epochs=1), tmp_path / "w.safetensors")
+
+    result = trainer.fit(data, data)
+
+    assert result.best_epoch == 1
+    assert np.isfinite(result.history[0]["train_loss"])

@@ -22,13 +22,20 @@ class ExpertBank(nn.Module):
         input_dim: Width of the shared input.
         num_experts: Number of experts ``E``.
         hidden_units: Layer widths of each expert (the last is ``H``).
+        batch_norm: Normalise each layer's pre-activations over the batch,
+            per expert and unit (``BatchNorm1d`` before every ReLU; default
+            False).
 
     Shapes:
         ``(B, input_dim) -> (B, E, H)``.
     """
 
     def __init__(
-        self, input_dim: int, num_experts: int, hidden_units: Sequence[int]
+        self,
+        input_dim: int,
+        num_experts: int,
+        hidden_units: Sequence[int],
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         if num_experts <= 0:
@@ -46,6 +53,11 @@ class ExpertBank(nn.Module):
         for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
             self.weights.append(nn.Parameter(torch.empty(num_experts, fan_in, fan_out)))
             self.biases.append(nn.Parameter(torch.empty(num_experts, 1, fan_out)))
+        self.norms = (
+            nn.ModuleList(nn.BatchNorm1d(num_experts * u) for u in hidden_units)
+            if batch_norm
+            else None
+        )
         self.reset_parameters()
         self.output_dim = widths[-1]
 
@@ -58,17 +70,21 @@ class ExpertBank(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run every expert on ``x (B, input_dim)``; return ``(B, E, H)``."""
-        return _run_experts(list(self.weights), list(self.biases), x)
+        norms = None if self.norms is None else list(self.norms)
+        return _run_experts(list(self.weights), list(self.biases), x, norms)
 
     @staticmethod
     def run_together(banks: Sequence[ExpertBank], x: torch.Tensor) -> torch.Tensor:
         """Run banks of equal layer widths on the same ``x`` as one bank.
 
         Returns ``(B, sum E, H)``: the banks' outputs concatenated along the
-        expert axis, in order, from one product per layer.
+        expert axis, in order, from one product per layer. Banks with batch
+        normalisation are run one by one.
         """
         if len(banks) == 1:
             return banks[0](x)
+        if any(bank.norms is not None for bank in banks):
+            return torch.cat([bank(x) for bank in banks], dim=1)
         layers = zip(
             *(zip(b.weights, b.biases, strict=True) for b in banks), strict=True
         )
@@ -80,9 +96,16 @@ class ExpertBank(nn.Module):
 
 
 def _run_experts(
-    weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor
+    weights: list[torch.Tensor],
+    biases: list[torch.Tensor],
+    x: torch.Tensor,
+    norms: list[nn.Module] | None = None,
 ) -> torch.Tensor:
     """``(B, in) -> (B, E, H)`` through layers ``(E, in, out)`` / ``(E, 1, out)``.
+
+    ``norms``, one ``BatchNorm1d(E * out)`` per layer, normalise the
+    pre-activations; the transposed ``(E * H', B)`` layout is read by them as
+    ``(1, channels, B)``, without a copy.
 
     Hidden layers are computed transposed, ``(E, H', B)``, so that every
     product reads and writes whole contiguous matrices and no activation is
@@ -95,15 +118,24 @@ def _run_experts(
     fused_w = first_w.permute(1, 0, 2).reshape(first_w.shape[1], -1)  # (in, E * H1)
     if len(weights) == 1:
         hidden = torch.addmm(first_b.reshape(-1), x, fused_w)  # (B, E * H1)
+        if norms is not None:
+            hidden = norms[0](hidden)
         return torch.relu(hidden).view(num_rows, num_experts, -1)  # (B, E, H)
     hidden = torch.addmm(first_b.reshape(-1, 1), fused_w.t(), x.t())  # (E * H1, B)
+    if norms is not None:
+        hidden = norms[0](hidden.unsqueeze(0)).squeeze(0)
     hidden = torch.relu(hidden).view(num_experts, -1, num_rows)  # (E, H1, B)
-    for weight, bias in zip(weights[1:-1], biases[1:-1], strict=True):
+    for i, (weight, bias) in enumerate(zip(weights[1:-1], biases[1:-1], strict=True)):
         hidden = torch.baddbmm(bias.transpose(1, 2), weight.transpose(1, 2), hidden)
+        if norms is not None:  # (E, H', B) read as (1, E * H', B)
+            hidden = norms[i + 1](hidden.view(1, -1, num_rows)).view_as(hidden)
         hidden = torch.relu(hidden)  # (E, H', B)
     last = torch.baddbmm(biases[-1], hidden.transpose(1, 2), weights[-1])  # (E, B, H)
     # (E, B, H) -> (B, E, H); the ReLU after the copy keeps it contiguous.
-    return torch.relu(last.transpose(0, 1).contiguous())
+    last = last.transpose(0, 1).contiguous()
+    if norms is not None:
+        last = norms[-1](last.view(num_rows, -1)).view_as(last)
+    return torch.relu(last)
 
 
 class Gates(nn.Module):
@@ -152,6 +184,8 @@ class TaskTowers(nn.Module):
         num_tasks: Number of towers ``K``.
         hidden_units: Hidden widths of each tower (may be empty).
         dropout: Dropout probability after each hidden activation.
+        batch_norm: ``BatchNorm1d`` over the batch, per task and unit, before
+            each hidden ReLU (default False).
 
     Shapes:
         ``(B, K, H) -> (B, K)``.
@@ -163,9 +197,15 @@ class TaskTowers(nn.Module):
         num_tasks: int,
         hidden_units: Sequence[int],
         dropout: float = 0.0,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         widths = [input_dim, *hidden_units, 1]
+        self.norms = (
+            nn.ModuleList(nn.BatchNorm1d(num_tasks * u) for u in hidden_units)
+            if batch_norm
+            else None
+        )
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
@@ -183,5 +223,9 @@ class TaskTowers(nn.Module):
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
             hidden = torch.baddbmm(bias, hidden, weight)  # (K, B, H')
             if i < last:
+                if self.norms is not None:  # channels (k, h), batch B
+                    rows = hidden.transpose(0, 1).reshape(hidden.shape[1], -1)
+                    rows = self.norms[i](rows)  # (B, K * H')
+                    hidden = rows.view(-1, *hidden.shape[::2]).transpose(0, 1)
                 hidden = self.dropout(torch.relu(hidden))
         return hidden.squeeze(-1).transpose(0, 1)  # (B, K)

@@ -11,7 +11,7 @@ __all__ = ["MLP"]
 
 
 class MLP(nn.Module):
-    """Stack of ``Linear -> ReLU (-> Dropout)`` layers.
+    """Stack of ``Linear (-> BatchNorm) -> ReLU (-> Dropout)`` layers.
 
     Args:
         input_dim: Width of the input.
@@ -19,6 +19,8 @@ class MLP(nn.Module):
         dropout: Dropout probability after each activation (default 0).
         output_dim: If given, a final plain ``Linear`` to this width with no
             activation (used for tower logits).
+        batch_norm: Put ``BatchNorm1d`` between each hidden ``Linear`` and its
+            ReLU (default False).
 
     Shapes:
         ``(B, input_dim) -> (B, hidden_units[-1])`` or ``(B, output_dim)``.
@@ -30,6 +32,7 @@ class MLP(nn.Module):
         hidden_units: Sequence[int],
         dropout: float = 0.0,
         output_dim: int | None = None,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         if input_dim <= 0:
@@ -43,7 +46,10 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         width = input_dim
         for units in hidden_units:
-            layers += [nn.Linear(width, units), nn.ReLU()]
+            layers.append(nn.Linear(width, units))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(units))
+            layers.append(nn.ReLU())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = units

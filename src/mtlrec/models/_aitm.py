@@ -34,12 +34,15 @@ class AITMConfig(ModelConfig):
         calibrator_weight: ``alpha`` of the behavioural expectation
             calibrator (default 0.6, the authors' README for Ali-CCP; their
             standard script uses 0.3). 0 turns it off.
+        batch_norm: ``BatchNorm1d`` before every hidden ReLU of the towers (default
+            False; the paper has none; torch-rechub's MLPs do).
     """
 
     name: Literal["aitm"] = "aitm"
     tower_units: list[int] = Field(default_factory=lambda: [128, 64, 32], min_length=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     calibrator_weight: float = Field(0.6, ge=0.0)
+    batch_norm: bool = False
 
 
 class _AITUnit(nn.Module):
@@ -107,7 +110,8 @@ class AITM(MultiTaskModel):
         self.inputs = InputLayer(spec.inputs)
         width, k = self.inputs.output_dim, config.tower_units[-1]
         self.towers = nn.ModuleList(
-            MLP(width, config.tower_units, config.dropout) for _ in spec.tasks
+            MLP(width, config.tower_units, config.dropout, batch_norm=config.batch_norm)
+            for _ in spec.tasks
         )
         self.transfers = nn.ModuleList(
             nn.Sequential(nn.Linear(k, k), nn.ReLU(), nn.Dropout(config.dropout))

@@ -28,11 +28,14 @@ class ESMMConfig(ModelConfig):
         hidden_units: Hidden widths of the CTR and of the CVR network; the
             paper's BASE uses [360, 200, 80] (the default).
         dropout: Dropout after each hidden activation (default 0).
+        batch_norm: ``BatchNorm1d`` before every hidden ReLU (default
+            False; the paper has none; torch-rechub's MLPs do).
     """
 
     name: Literal["esmm"] = "esmm"
     hidden_units: list[int] = Field(default_factory=lambda: [360, 200, 80])
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    batch_norm: bool = False
 
 
 @register("esmm")
@@ -66,8 +69,10 @@ class ESMM(MultiTaskModel):
         self.ctr_name, self.cvr_name = ctr, cvr
         self.inputs = InputLayer(spec.inputs)
         width = self.inputs.output_dim
-        self.ctr_net = MLP(width, config.hidden_units, config.dropout, output_dim=1)
-        self.cvr_net = MLP(width, config.hidden_units, config.dropout, output_dim=1)
+        self.ctr_net, self.cvr_net = (
+            MLP(width, config.hidden_units, config.dropout, 1, config.batch_norm)
+            for _ in range(2)
+        )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return the CTR and CVR logits for ``batch``."""

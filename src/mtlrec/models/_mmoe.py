@@ -30,6 +30,8 @@ class MMoEConfig(ModelConfig):
         gate_bias: Give the gates a bias; the paper's ``softmax(W x)`` has
             none (default False).
         dropout: Dropout in the towers (default 0).
+        batch_norm: ``BatchNorm1d`` before every hidden ReLU of the experts and
+            towers (default False; the paper has none; torch-rechub's MLPs do).
     """
 
     name: Literal["mmoe"] = "mmoe"
@@ -38,6 +40,7 @@ class MMoEConfig(ModelConfig):
     tower_units: list[int] = Field(default_factory=lambda: [32])
     gate_bias: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    batch_norm: bool = False
 
 
 @register("mmoe")
@@ -63,11 +66,17 @@ class MMoE(MultiTaskModel):
         super().__init__(spec, config)
         self.inputs = InputLayer(spec.inputs)
         width = self.inputs.output_dim
-        self.experts = ExpertBank(width, config.num_experts, config.expert_units)
+        self.experts = ExpertBank(
+            width, config.num_experts, config.expert_units, config.batch_norm
+        )
         num_gates = 1 if self.one_gate else spec.num_tasks
         self.gates = Gates(width, num_gates, config.num_experts, config.gate_bias)
         self.towers = TaskTowers(
-            self.experts.output_dim, spec.num_tasks, config.tower_units, config.dropout
+            self.experts.output_dim,
+            spec.num_tasks,
+            config.tower_units,
+            config.dropout,
+            config.batch_norm,
         )
         self.last_gates: torch.Tensor | None = None
 

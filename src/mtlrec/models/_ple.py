@@ -33,6 +33,8 @@ class PLEConfig(ModelConfig):
         expert_units: Layer widths of each expert MLP (default [64]).
         tower_units: Hidden widths of each task tower (default [32]).
         dropout: Dropout in the towers (default 0).
+        batch_norm: ``BatchNorm1d`` before every hidden ReLU of the experts and
+            towers (default False; the paper has none; torch-rechub's MLPs do).
     """
 
     name: Literal["ple"] = "ple"
@@ -42,6 +44,7 @@ class PLEConfig(ModelConfig):
     expert_units: list[int] = Field(default_factory=lambda: [64], min_length=1)
     tower_units: list[int] = Field(default_factory=lambda: [32])
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    batch_norm: bool = False
 
 
 class _ExtractionLevel(nn.Module):
@@ -64,9 +67,10 @@ class _ExtractionLevel(nn.Module):
             config.num_shared_experts,
         )
         self.task_experts = nn.ModuleList(
-            ExpertBank(input_dim, m_task, units) for _ in range(num_tasks)
+            ExpertBank(input_dim, m_task, units, config.batch_norm)
+            for _ in range(num_tasks)
         )
-        self.shared_experts = ExpertBank(input_dim, m_shared, units)
+        self.shared_experts = ExpertBank(input_dim, m_shared, units, config.batch_norm)
         self.task_gates = nn.ModuleList(
             Gates(input_dim, 1, m_task + m_shared) for _ in range(num_tasks)
         )
@@ -168,7 +172,11 @@ class PLE(MultiTaskModel):
             width = levels[-1].output_dim
         self.levels = nn.ModuleList(levels)
         self.towers = TaskTowers(
-            width, spec.num_tasks, config.tower_units, config.dropout
+            width,
+            spec.num_tasks,
+            config.tower_units,
+            config.dropout,
+            config.batch_norm,
         )
         self.last_gates: list[torch.Tensor] | None = None
 

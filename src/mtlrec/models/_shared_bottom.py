@@ -28,12 +28,15 @@ class SharedBottomConfig(ModelConfig):
         bottom_units: Widths of the shared bottom MLP ``f`` (default [128]).
         tower_units: Hidden widths of each task tower ``h^k`` (default [64]).
         dropout: Dropout after each hidden activation (default 0).
+        batch_norm: ``BatchNorm1d`` before every hidden ReLU, bottom and towers (default
+            False; the paper has none; torch-rechub's MLPs do).
     """
 
     name: Literal["shared_bottom"] = "shared_bottom"
     bottom_units: list[int] = Field(default_factory=lambda: [128], min_length=1)
     tower_units: list[int] = Field(default_factory=lambda: [64])
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    batch_norm: bool = False
 
 
 @register("shared_bottom")
@@ -50,9 +53,18 @@ class SharedBottom(MultiTaskModel):
     def __init__(self, spec: ModelSpec, config: SharedBottomConfig) -> None:
         super().__init__(spec, config)
         self.inputs = InputLayer(spec.inputs)
-        self.bottom = MLP(self.inputs.output_dim, config.bottom_units, config.dropout)
+        self.bottom = MLP(
+            self.inputs.output_dim,
+            config.bottom_units,
+            config.dropout,
+            batch_norm=config.batch_norm,
+        )
         self.towers = TaskTowers(
-            self.bottom.output_dim, spec.num_tasks, config.tower_units, config.dropout
+            self.bottom.output_dim,
+            spec.num_tasks,
+            config.tower_units,
+            config.dropout,
+            config.batch_norm,
         )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:

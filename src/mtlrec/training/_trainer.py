@@ -158,6 +158,9 @@ class Trainer:
             if architecture
             else None
         )
+        # Batch normalisation needs two rows per batch in training mode.
+        has_norm = any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+        self._min_rows = 2 if has_norm else 1
         sparse_ids = {id(p) for p in sparse_parameters(model)}
         self._dense_parameters = [
             p for p in model.parameters() if id(p) not in sparse_ids
@@ -226,6 +229,9 @@ class Trainer:
         )
         for batch in bar:
             assert batch.labels is not None  # checked in fit
+            if len(batch) < self._min_rows:
+                logger.debug("Skipped a last batch of %d row(s).", len(batch))
+                continue
             with self._autocast():
                 outputs = self.model(batch)
                 per_task = self.loss.per_task(outputs, batch.labels, batch.weights)
