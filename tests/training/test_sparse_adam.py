@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from mtlrec.training import RowwiseAdam
+from mtlrec.training._sparse_adam import unique_rows
 
 
 def run_steps(ids_per_step, sparse, optimizer_cls, rows=6, dim=3):
@@ -58,3 +59,13 @@ def test_dense_gradient_is_refused():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="lr > 0"):
         RowwiseAdam([torch.zeros(2, 2, requires_grad=True)], lr=0.0)
+
+
+@pytest.mark.parametrize("num_rows", [7, 50_000])
+def test_unique_rows_both_methods_equal_torch_unique(num_rows):
+    ids = torch.randint(0, num_rows, (300,), generator=torch.Generator().manual_seed(0))
+    expected_rows, expected_inverse = torch.unique(ids, return_inverse=True)
+    for mark in (True, False, None):
+        rows, inverse = unique_rows(ids, num_rows, mark=mark)
+        assert torch.equal(rows, expected_rows)
+        assert torch.equal(inverse, expected_inverse)

@@ -6,7 +6,31 @@ from collections.abc import Iterable
 
 import torch
 
-__all__ = ["RowwiseAdam"]
+__all__ = ["RowwiseAdam", "unique_rows"]
+
+# Tables up to this many rows per looked-up id find their touched rows by
+# marking a dense mask (O(rows)); larger ones sort the ids (O(ids log ids)).
+_MARK_RATIO = 16
+
+
+def unique_rows(
+    ids: torch.Tensor, num_rows: int, mark: bool | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted distinct ``ids`` and, for every id, its position among them.
+
+    Equals ``torch.unique(ids, return_inverse=True)``. ``mark`` chooses the
+    method: a dense mask over ``num_rows`` and a running count (fast when
+    the table is not much larger than the batch), or a sort; by default the
+    mask is used up to ``16`` table rows per id.
+    """
+    if mark is None:
+        mark = num_rows <= _MARK_RATIO * ids.numel()
+    if not mark:
+        return torch.unique(ids, return_inverse=True)
+    touched = torch.zeros(num_rows, dtype=torch.bool, device=ids.device)
+    touched[ids] = True
+    rank = torch.cumsum(touched, 0) - 1  # position of each touched row
+    return touched.nonzero().squeeze(1), rank[ids]
 
 
 class RowwiseAdam(torch.optim.Optimizer):
@@ -15,9 +39,10 @@ class RowwiseAdam(torch.optim.Optimizer):
     For every touched row it applies ``torch.optim.Adam``'s update (same
     bias correction and ``eps`` placement); rows outside the batch keep their
     weights and moments, as in ``torch.optim.SparseAdam``. The step count is
-    per table. Duplicate rows in the gradient are summed first, with one
-    ``unique`` and one ``index_add`` rather than a sparse ``coalesce``, and
-    the moments are read and written for the touched rows only.
+    per table. Duplicate rows in the gradient are summed first, with
+    :func:`unique_rows` and one ``index_add`` rather than a sparse
+    ``coalesce``; the moments and weights are read and written for the
+    touched rows only.
 
     Args:
         params: Tensors whose gradients are sparse COO (``nn.Embedding(...,
@@ -61,7 +86,7 @@ class RowwiseAdam(torch.optim.Optimizer):
                     state["exp_avg"] = torch.zeros_like(param)
                     state["exp_avg_sq"] = torch.zeros_like(param)
                 state["step"] += 1
-                rows, inverse = torch.unique(grad._indices()[0], return_inverse=True)
+                rows, inverse = unique_rows(grad._indices()[0], param.shape[0])
                 values = grad._values().to(param.dtype)
                 row_grad = values.new_zeros(len(rows), *param.shape[1:])
                 row_grad.index_add_(0, inverse, values)  # duplicates summed
@@ -75,4 +100,5 @@ class RowwiseAdam(torch.optim.Optimizer):
                 bias1, bias2 = 1 - beta1**step, 1 - beta2**step
                 # Adam: p -= lr / bias1 * m / (sqrt(v / bias2) + eps)
                 denom = exp_avg_sq.div_(bias2).sqrt_().add_(eps)
-                param.index_add_(0, rows, exp_avg.div_(denom), alpha=-lr / bias1)
+                update = exp_avg.div_(denom).mul_(-lr / bias1)
+                param.index_copy_(0, rows, param.index_select(0, rows).add_(update))
