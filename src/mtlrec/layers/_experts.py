@@ -130,12 +130,44 @@ def _run_experts(
         if norms is not None:  # (E, H', B) read as (1, E * H', B)
             hidden = norms[i + 1](hidden.view(1, -1, num_rows)).view_as(hidden)
         hidden = torch.relu(hidden)  # (E, H', B)
-    last = torch.baddbmm(biases[-1], hidden.transpose(1, 2), weights[-1])  # (E, B, H)
+    last = _LastLayer.apply(hidden, weights[-1], biases[-1])  # (E, B, H)
     # (E, B, H) -> (B, E, H); the ReLU after the copy keeps it contiguous.
     last = last.transpose(0, 1).contiguous()
     if norms is not None:
         last = norms[-1](last.view(num_rows, -1)).view_as(last)
     return torch.relu(last)
+
+
+class _LastLayer(torch.autograd.Function):
+    """``bias + hidden^T @ weight`` for ``hidden (E, H, B)``; returns ``(E, B, H')``.
+
+    Equals ``torch.baddbmm(bias, hidden.transpose(1, 2), weight)``. Autograd's
+    own backward of that returns the gradient of ``hidden`` as ``(E, B, H)``
+    and then copies it into the ``(E, H, B)`` layout; this backward computes
+    it in that layout directly, as ``weight @ grad^T``.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+    ) -> torch.Tensor:
+        ctx.save_for_backward(hidden, weight)
+        return torch.baddbmm(bias, hidden.transpose(1, 2), weight)
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        hidden, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        # Under autocast the forward ran in grad's dtype; autograd casts the
+        # weight and bias gradients back to their parameters' dtype.
+        hidden, weight = hidden.to(grad.dtype), weight.to(grad.dtype)
+        grad_hidden = torch.bmm(weight, grad.transpose(1, 2))  # (E, H, B)
+        grad_weight = torch.bmm(hidden, grad)  # (E, H, H')
+        return grad_hidden, grad_weight, grad.sum(1, keepdim=True)
 
 
 class Gates(nn.Module):
