@@ -1,8 +1,10 @@
 """Run the mtlrec cases and print one table beside the peers' results.
 
-Runs ``run_mtlrec.py`` for every model in two settings, interleaved over the
-repeats and keeping the best throughput of each: ``float32`` (the defaults)
-and ``fast`` (``train.sparse_embeddings=true train.precision=bfloat16``).
+Runs ``run_mtlrec.py`` for every model in three settings, interleaved over
+the repeats and keeping the best throughput of each: ``float32`` (the
+defaults), ``fast`` (``train.sparse_embeddings=true``, bfloat16 training and
+prediction) and ``fast+bn`` (``fast`` with ``model.batch_norm=true``, as
+torch-rechub's MLPs).
 Then reads ``results/peers.json`` (written by ``peers/run_all.py``) and
 ``results/ceiling.json`` (``ceiling.py``) and prints, per model: train and
 predict rows/s, peak RSS, data preparation time and test AUC of each
@@ -28,15 +30,22 @@ from run_all import raise_priority  # noqa: E402  (the peers' own driver)
 
 RESULTS = HERE / "results"
 MODELS = ("shared_bottom", "mmoe", "ple", "esmm", "aitm")
+FAST = [
+    "train.sparse_embeddings=true",
+    "train.precision=bfloat16",
+    "train.eval_precision=bfloat16",
+]
 SETTINGS = {
     "float32": [],
-    "fast": ["train.sparse_embeddings=true", "train.precision=bfloat16"],
+    "fast": FAST,
+    "fast+bn": [*FAST, "model.batch_norm=true"],
 }
 
 
 def run_case(model: str, setting: str, repeat: int, args: argparse.Namespace) -> dict:
     """One mtlrec case in a fresh process (at the requested priority)."""
-    out = RESULTS / "mtlrec" / f"{model}_{setting}_r{repeat}.json"
+    name = setting.replace("+", "_")
+    out = RESULTS / "mtlrec" / f"{model}_{name}_r{repeat}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
@@ -113,7 +122,7 @@ def table(mine: dict, peers: list[dict], ceiling: dict) -> str:
         for p in peer_rows:
             lines.append(_row(model, p["lib"], p, best_train, best_predict, None, None))
         for setting, result in mine[model].items():
-            peak = gflops["bfloat16" if setting == "fast" else "float32"]
+            peak = gflops["float32" if setting == "float32" else "bfloat16"]
             share = result["train_rows_per_s"] * flops / (peak * 1e9) if flops else None
             lines.append(
                 _row(
