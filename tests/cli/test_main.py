@@ -362,3 +362,24 @@ def test_real_process_data_error_without_traceback(tmp_path, files_config):
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "Traceback" not in quiet.stderr
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("evaluate", "RUN", "--precision", "float16"),
+        ("predict", "RUN", "--data", "x.csv", "--out", "y.csv", "--precision", "fp8"),
+        ("train",),
+        ("nonsense",),
+    ],
+)
+def test_usage_errors_are_one_line(monkeypatch, capsys, tmp_path, args):
+    args = [str(tmp_path) if a == "RUN" else a for a in args]
+
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("error: ")
+    assert "--help" in err

@@ -446,3 +446,22 @@ def test_metrics_keep_task_names_when_tasks_are_reordered(
             mean_squared_error(test["rating"], scores["rating"]), rel=1e-5
         )
         assert "auc" not in metrics["rating"] and "mse" not in metrics["click"]
+
+
+def test_evaluate_on_a_file_names_the_file_in_warnings(tmp_path, finished_run, caplog):
+    frame = pd.read_csv(finished_run["data_dir"] / "test.csv")
+    frame["click"] = 0  # one class only: the AUC is null, with a warning
+    frame["conv"] = 0
+    path = tmp_path / "no_clicks.csv"
+    frame.to_csv(path, index=False)
+
+    with caplog.at_level(logging.WARNING):
+        metrics = evaluate(finished_run["run_dir"], data=path)
+
+    assert metrics["click"]["auc"] is None
+    warned = [
+        r.getMessage() for r in caplog.records if "one label class" in r.getMessage()
+    ]
+    assert warned
+    assert all(str(path) in m and "split=test" not in m for m in warned)
+    assert all("positive_values" in m for m in warned)

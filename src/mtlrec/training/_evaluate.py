@@ -188,7 +188,12 @@ class Evaluator:
             "calibration": calibration(y, s),
         }
         if values["auc"] is None and not quiet:
-            self._warn_once(name, split, "has one label class only; its AUC is null")
+            self._warn_once(
+                name,
+                split,
+                "has one label class only; its AUC is null (if unexpected, check "
+                "the label values against the task's positive_values)",
+            )
         if g is not None:
             values["gauc"] = gauc(y, s, g)
         values["positives"] = float(y.sum())
@@ -198,7 +203,7 @@ class Evaluator:
     def _warn_once(self, name: str, split: str, what: str) -> None:
         if (name, split) not in self._warned:
             self._warned.add((name, split))
-            logger.warning("Task %s %s on this split. split=%s", name, what, split)
+            logger.warning("Task %s %s. split=%s", name, what, split)
 
 
 def _regression(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:

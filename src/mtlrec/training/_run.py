@@ -421,8 +421,10 @@ def evaluate_run(
         run.config.train.eval_batch_size,
         precision or run.config.train.eval_precision,
     )
+    # Warnings name what was evaluated: the split, or the file.
+    label = split if data is None else where
     return Evaluator(run.model).metrics(
-        scores, encoded.labels.numpy(), encoded.groups, split, encoded.domains
+        scores, encoded.labels.numpy(), encoded.groups, label, encoded.domains
     )
 
 
