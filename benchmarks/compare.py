@@ -8,8 +8,10 @@ torch-rechub's MLPs).
 Then reads ``results/peers.json`` (written by ``peers/run_all.py``) and
 ``results/ceiling.json`` (``ceiling.py``) and prints, per model: train and
 predict rows/s, peak RSS, data preparation time and test AUC of each
-library, each mtlrec figure as a ratio to the faster peer, and the share of
-the machine's matrix-product ceiling that training reached.
+library; each mtlrec figure against the best peer figure (rows/s as a ratio
+to the higher, RSS and preparation time as a ratio to the lower, AUC as the
+difference to the higher per task); and the share of the machine's
+matrix-product ceiling that training reached.
 
 Example:
     python benchmarks/compare.py --repeats 3 --nice -20
@@ -104,9 +106,10 @@ def table(mine: dict, peers: list[dict], ceiling: dict) -> str:
     by_case = {(p["lib"], p["model"]): p for p in peers if p.get("status") == "ok"}
     gflops = ceiling["matmul_gflops"]
     lines = [
-        "| model | library | train rows/s | ×faster peer | predict rows/s "
-        "| ×faster peer | peak RSS MiB | prep s | test AUC | share of ceiling |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | library | train rows/s | × best peer | predict rows/s "
+        "| × best peer | peak RSS MiB | × lower peer | prep s | × lower peer "
+        "| test AUC | − better peer | share of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model in MODELS:
         if model not in mine:
@@ -116,36 +119,46 @@ def table(mine: dict, peers: list[dict], ceiling: dict) -> str:
             for lib in ("torch_rechub", "deepctr_torch")
             if (lib, model) in by_case
         ]
-        best_train = max(p["train_rows_per_s"] for p in peer_rows)
-        best_predict = max(p["predict_rows_per_s"] for p in peer_rows)
+        best = {
+            "train_rows_per_s": max(p["train_rows_per_s"] for p in peer_rows),
+            "predict_rows_per_s": max(p["predict_rows_per_s"] for p in peer_rows),
+            "peak_rss_mib": min(p["peak_rss_mib"] for p in peer_rows),
+            "data_prep_s": min(p["data_prep_s"] for p in peer_rows),
+            "auc": {
+                task: max(p["auc"][task] for p in peer_rows)
+                for task in peer_rows[0]["auc"]
+            },
+        }
         flops = ceiling["train_flops_per_row"].get(model)
         for p in peer_rows:
-            lines.append(_row(model, p["lib"], p, best_train, best_predict, None, None))
+            lines.append(_row(model, p["lib"], p, best, None, ratio=False))
         for setting, result in mine[model].items():
             peak = gflops["float32" if setting == "float32" else "bfloat16"]
             share = result["train_rows_per_s"] * flops / (peak * 1e9) if flops else None
-            lines.append(
-                _row(
-                    model,
-                    f"mtlrec {setting}",
-                    result,
-                    best_train,
-                    best_predict,
-                    share,
-                    True,
-                )
-            )
+            lines.append(_row(model, f"mtlrec {setting}", result, best, share, True))
     return "\n".join(lines)
 
 
-def _row(model, lib, r, best_train, best_predict, share, ratio) -> str:
+def _row(model, lib, r, best, share, ratio) -> str:
+    """One table row; with ``ratio``, each figure against the best peer figure."""
+
+    def times(key: str) -> str:
+        return f"{r[key] / best[key]:.2f}" if ratio else ""
+
     auc = ", ".join(f"{k} {v:.4f}" for k, v in r["auc"].items())
-    train_ratio = f"{r['train_rows_per_s'] / best_train:.2f}" if ratio else ""
-    predict_ratio = f"{r['predict_rows_per_s'] / best_predict:.2f}" if ratio else ""
+    delta = ""
+    if ratio:
+        delta = ", ".join(
+            f"{k} {v - best['auc'][k]:+.4f}"
+            for k, v in r["auc"].items()
+            if k in best["auc"]
+        )
     return (
-        f"| {model} | {lib} | {r['train_rows_per_s']:,.0f} | {train_ratio} "
-        f"| {r['predict_rows_per_s']:,.0f} | {predict_ratio} "
-        f"| {r['peak_rss_mib']:.0f} | {r['data_prep_s']:.2f} | {auc} "
+        f"| {model} | {lib} "
+        f"| {r['train_rows_per_s']:,.0f} | {times('train_rows_per_s')} "
+        f"| {r['predict_rows_per_s']:,.0f} | {times('predict_rows_per_s')} "
+        f"| {r['peak_rss_mib']:.0f} | {times('peak_rss_mib')} "
+        f"| {r['data_prep_s']:.2f} | {times('data_prep_s')} | {auc} | {delta} "
         f"| {'' if share is None else f'{share:.0%}'} |"
     )
 
