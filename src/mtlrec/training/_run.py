@@ -223,6 +223,7 @@ def train_run(
         name: encode(f, feature_map, config, f"split {name!r}")
         for name, f in frames.items()
     }
+    del frames  # the encoded tensors are a copy: the raw frames are not kept
     prepare_seconds = time.perf_counter() - prepared
 
     model = build_model(config, feature_map)
