@@ -27,7 +27,13 @@ from mtlrec.data import load_splits
 from mtlrec.features import FeatureMap
 from mtlrec.losses import MultiTaskLoss
 from mtlrec.metrics import auc
-from mtlrec.training import Trainer, build_model, encode, predict_scores
+from mtlrec.training import (
+    Trainer,
+    build_model,
+    encode,
+    predict_scores,
+    tune_allocator,
+)
 
 MODELS = ("shared_bottom", "mmoe", "ple", "esmm", "aitm")
 LABELS = {
@@ -87,6 +93,7 @@ def run_config(model: str, data: Path, args: argparse.Namespace) -> dict[str, An
 def run_case(args: argparse.Namespace) -> dict[str, Any]:
     """Prepare, train and score one case; return the measurements."""
     torch.set_num_threads(args.threads)
+    tune_allocator()  # as `mtlrec train` does
     config = parse_config(run_config(args.model, args.data, args), args.overrides)
     start = time.perf_counter()
     frames = load_splits(config.data)

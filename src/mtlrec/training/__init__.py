@@ -1,5 +1,6 @@
 """Training loop, evaluation, checkpoints and run directories."""
 
+from mtlrec.training._allocator import tune_allocator
 from mtlrec.training._checkpoint import load_weights, save_weights
 from mtlrec.training._diagnostics import gate_report, gate_usage, unused_experts
 from mtlrec.training._evaluate import (
@@ -47,5 +48,6 @@ __all__ = [
     "record_scalars",
     "save_weights",
     "train_run",
+    "tune_allocator",
     "unused_experts",
 ]

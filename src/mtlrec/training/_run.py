@@ -44,6 +44,7 @@ from mtlrec.features import FeatureMap
 from mtlrec.layers import InputSpec
 from mtlrec.losses import MultiTaskLoss
 from mtlrec.models import ModelSpec, MultiTaskModel, TaskSpec, get_model_class
+from mtlrec.training._allocator import tune_allocator
 from mtlrec.training._checkpoint import (
     load_weights,
     write_json_atomic,
@@ -210,6 +211,7 @@ def train_run(
     _check_output(run_dir, overwrite)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
+    tune_allocator()
     torch.manual_seed(config.train.seed)
     np.random.seed(config.train.seed)
 
@@ -366,6 +368,8 @@ def _check_output(run_dir: Path, overwrite: bool) -> None:
 def load_run(run_dir: str | Path) -> LoadedRun:
     """Load a run's config, feature map and best weights.
 
+    Tunes the process's allocator for scoring (:func:`tune_allocator`).
+
     Raises:
         FileNotFoundError: ``run_dir`` is not a finished run.
     """
@@ -376,6 +380,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
                 f"{str(path)!r} is not a trained run: {name} is missing; pass the "
                 "directory written by `mtlrec train`"
             )
+    tune_allocator()
     config = parse_config(yaml.safe_load((path / CONFIG).read_text()))
     feature_map = FeatureMap.load(path / FEATURES)
     model = build_model(config, feature_map)
