@@ -130,21 +130,22 @@ def _run_experts(
         if norms is not None:  # (E, H', B) read as (1, E * H', B)
             hidden = norms[i + 1](hidden.view(1, -1, num_rows)).view_as(hidden)
         hidden = torch.relu(hidden)  # (E, H', B)
-    last = _LastLayer.apply(hidden, weights[-1], biases[-1])  # (E, B, H)
-    # (E, B, H) -> (B, E, H); the ReLU after the copy keeps it contiguous.
-    last = last.transpose(0, 1).contiguous()
+    last = _LastLayer.apply(hidden, weights[-1], biases[-1])  # (B, E, H)
     if norms is not None:
         last = norms[-1](last.view(num_rows, -1)).view_as(last)
     return torch.relu(last)
 
 
 class _LastLayer(torch.autograd.Function):
-    """``bias + hidden^T @ weight`` for ``hidden (E, H, B)``; returns ``(E, B, H')``.
+    """``bias + hidden^T @ weight`` for ``hidden (E, H, B)``, laid out ``(B, E, H')``.
 
-    Equals ``torch.baddbmm(bias, hidden.transpose(1, 2), weight)``. Autograd's
-    own backward of that returns the gradient of ``hidden`` as ``(E, B, H)``
-    and then copies it into the ``(E, H, B)`` layout; this backward computes
-    it in that layout directly, as ``weight @ grad^T``.
+    Equals ``torch.baddbmm(bias, hidden.transpose(1, 2), weight)`` followed
+    by ``.transpose(0, 1).contiguous()``. Autograd's own backward of that pair
+    hands the products a transposed view of the ``(B, E, H')`` gradient, which
+    they copy in a full transposition, and returns the gradient of ``hidden``
+    as ``(E, B, H)`` to be copied into the ``(E, H, B)`` layout. This backward
+    copies the gradient once, block by block, to ``(E, B, H')`` and computes
+    the gradient of ``hidden`` in its own layout, as ``weight @ grad^T``.
     """
 
     @staticmethod
@@ -155,7 +156,8 @@ class _LastLayer(torch.autograd.Function):
         bias: torch.Tensor,
     ) -> torch.Tensor:
         ctx.save_for_backward(hidden, weight)
-        return torch.baddbmm(bias, hidden.transpose(1, 2), weight)
+        out = torch.baddbmm(bias, hidden.transpose(1, 2), weight)  # (E, B, H')
+        return out.transpose(0, 1).contiguous()  # (B, E, H')
 
     @staticmethod
     def backward(  # type: ignore[override]
@@ -165,6 +167,7 @@ class _LastLayer(torch.autograd.Function):
         # Under autocast the forward ran in grad's dtype; autograd casts the
         # weight and bias gradients back to their parameters' dtype.
         hidden, weight = hidden.to(grad.dtype), weight.to(grad.dtype)
+        grad = grad.transpose(0, 1).contiguous()  # (E, B, H')
         grad_hidden = torch.bmm(weight, grad.transpose(1, 2))  # (E, H, B)
         grad_weight = torch.bmm(hidden, grad)  # (E, H, H')
         return grad_hidden, grad_weight, grad.sum(1, keepdim=True)
