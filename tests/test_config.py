@@ -42,10 +42,10 @@ def test_model_section_selects_registered_config_class(config_doc):
     ("path", "key", "match"),
     [
         ((), "epochs", r"config key 'epochs' is not a known setting"),
-        (("train",), "epoch", r"'train\.epoch'.*did you mean 'epochs'"),
+        (("train",), "epoch", r"'train\.epoch'.*did you mean 'train\.epochs'"),
         (("train", "optimizer"), "learning_rate", r"'train\.optimizer\.learning_rate'"),
-        (("data", "split"), "sed", r"'data\.split\.sed'.*did you mean 'seed'"),
-        (("model",), "num_expert", r"'model\.num_expert'.*did you mean 'num_experts'"),
+        (("data", "split"), "sed", r"'data\.split\.sed'.*mean 'data\.split\.seed'"),
+        (("model",), "num_expert", r"'model\.num_expert'.*mean 'model\.num_experts'"),
     ],
 )
 def test_unknown_key_is_named_with_valid_keys(config_doc, path, key, match):

@@ -788,7 +788,8 @@ def _unknown_key_message(location: str, parts: list[str], root: type[BaseModel])
     key = parts[-1]
     valid = _valid_keys(parts[:-1], root)
     hint = difflib.get_close_matches(key, valid, n=1)
-    fix = f"; did you mean {hint[0]!r}?" if hint else ";"
+    head, dot, _ = location.rpartition(".")
+    fix = f"; did you mean {head + dot + hint[0]!r}?" if hint else ";"
     return (
         f"config key {location!r} is not a known setting{fix} valid keys here: "
         f"{sorted(valid)!r}"

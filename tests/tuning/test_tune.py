@@ -45,7 +45,7 @@ def test_tune_needs_ranges_on_known_keys(
     with pytest.raises(ConfigError, match="the config has no tune section"):
         tune(tiny_document, trials=1, out=tmp_path)
     tiny_document["tune"] = {"model.num_expert": {"type": "int", "low": 2, "high": 3}}
-    with pytest.raises(ConfigError, match="did you mean 'num_experts'"):
+    with pytest.raises(ConfigError, match="did you mean 'model.num_experts'"):
         tune(tiny_document, trials=1, out=tmp_path)
     with pytest.raises(ValueError, match="trials must be > 0"):
         tune(tiny_document, trials=0, out=tmp_path)

@@ -361,7 +361,8 @@ def _check_output(run_dir: Path, overwrite: bool) -> None:
         what = "a finished run" if finished else "files (an earlier or interrupted run)"
         raise RunExistsError(
             f"output directory {str(run_dir)!r} already holds {what}; choose another "
-            "--out or pass --overwrite to replace it"
+            "(--out, or out= in Python) or pass --overwrite (overwrite=True) to "
+            "replace it"
         )
 
 
