@@ -365,7 +365,7 @@ def test_finished_run_is_not_overwritten(tmp_path, config_doc):
     before = _snapshot(run_dir)
 
     with pytest.raises(
-        RunExistsError, match=r"already holds a finished run.*--overwrite"
+        RunExistsError, match=r"already holds a finished run.*out=.*overwrite=True"
     ):
         train(config, out=run_dir)
 
