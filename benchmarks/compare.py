@@ -4,7 +4,9 @@ Runs ``run_mtlrec.py`` for every model in three settings, interleaved over
 the repeats and keeping the best throughput of each: ``float32`` (the
 defaults), ``fast`` (``train.sparse_embeddings=true``, bfloat16 training and
 prediction) and ``fast+bn`` (``fast`` with ``model.batch_norm=true``, as
-torch-rechub's MLPs).
+torch-rechub's MLPs). Repeat ``r`` (from 0) trains with seed ``--seed + r``,
+as the peers' driver does, and each task's test AUC is the mean over the
+seeds.
 Then reads ``results/peers.json`` (written by ``peers/run_all.py``) and
 ``results/ceiling.json`` (``ceiling.py``) and prints, per model: train and
 predict rows/s, peak RSS, data preparation time and test AUC of each
@@ -28,7 +30,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "peers"))
-from run_all import raise_priority  # noqa: E402  (the peers' own driver)
+from run_all import raise_priority, seed_auc  # noqa: E402  (the peers' driver)
 
 RESULTS = HERE / "results"
 MODELS = ("shared_bottom", "mmoe", "ple", "esmm", "aitm")
@@ -45,7 +47,10 @@ SETTINGS = {
 
 
 def run_case(model: str, setting: str, repeat: int, args: argparse.Namespace) -> dict:
-    """One mtlrec case in a fresh process (at the requested priority)."""
+    """One mtlrec case in a fresh process (at the requested priority).
+
+    The run's seed is ``args.seed + repeat``.
+    """
     name = setting.replace("+", "_")
     out = RESULTS / "mtlrec" / f"{model}_{name}_r{repeat}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +63,8 @@ def run_case(model: str, setting: str, repeat: int, args: argparse.Namespace) ->
         str(args.data),
         "--threads",
         str(args.threads),
+        "--seed",
+        str(args.seed + repeat),
         "--json-out",
         str(out),
         *SETTINGS[setting],
@@ -70,18 +77,25 @@ def run_case(model: str, setting: str, repeat: int, args: argparse.Namespace) ->
         raise_priority(proc.pid, args.nice)
     if proc.wait() != 0:
         raise RuntimeError(f"mtlrec case failed: {' '.join(command)}")
-    return json.loads(out.read_text())
+    result = json.loads(out.read_text())
+    result["seed"] = args.seed + repeat
+    return result
 
 
 def best(runs: list[dict]) -> dict:
-    """Best-of-N summary: top throughputs, lowest prep time, highest RSS."""
-    top = max(runs, key=lambda r: r["train_rows_per_s"])
+    """Best-of-N summary: top throughputs, lowest prep time, highest RSS.
+
+    Each task's AUC is the mean over the runs' seeds; ``auc_over_seeds``
+    keeps the mean, lowest and highest per task, as the peers' driver does.
+    """
+    over_seeds = seed_auc(runs)
     return {
-        "train_rows_per_s": top["train_rows_per_s"],
+        "train_rows_per_s": max(r["train_rows_per_s"] for r in runs),
         "predict_rows_per_s": max(r["predict_rows_per_s"] for r in runs),
         "data_prep_s": min(r["data_prep_s"] for r in runs),
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
-        "auc": top["auc"],
+        "auc": {task: v["mean"] for task, v in over_seeds.items()},
+        "auc_over_seeds": over_seeds,
         "runs": len(runs),
     }
 
@@ -139,6 +153,28 @@ def table(mine: dict, peers: list[dict], ceiling: dict) -> str:
     return "\n".join(lines)
 
 
+def auc_table(mine: dict, peers: list[dict]) -> str:
+    """Test AUC per task over seeds: mean, lowest and highest, per library."""
+    lines = [
+        "| model | library | seeds | test AUC mean (lowest-highest) per task |",
+        "|---|---|---|---|",
+    ]
+    cases = [(p["model"], p["lib"], p) for p in peers if p.get("status") == "ok"]
+    cases += [(m, f"mtlrec {s}", r) for m, by in mine.items() for s, r in by.items()]
+    for model in MODELS:
+        for name, lib, result in cases:
+            if name != model or "auc_over_seeds" not in result:
+                continue
+            over = result["auc_over_seeds"]
+            seeds = max(v["seeds"] for v in over.values())
+            cells = ", ".join(
+                f"{task} {v['mean']:.4f} ({v['min']:.4f}-{v['max']:.4f})"
+                for task, v in over.items()
+            )
+            lines.append(f"| {model} | {lib} | {seeds} | {cells} |")
+    return "\n".join(lines)
+
+
 def _row(model, lib, r, best, share, ratio) -> str:
     """One table row; with ``ratio``, each figure against the best peer figure."""
 
@@ -172,6 +208,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the first repeat (default 0)"
+    )
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument(
         "--reuse",
@@ -189,6 +228,8 @@ def main() -> None:
     ceiling = json.loads((RESULTS / "ceiling.json").read_text())
     print(f"matrix-product ceiling: {ceiling['matmul_gflops']} GFLOP/s")
     print(table(mine, peers, ceiling))
+    print()
+    print(auc_table(mine, peers))
 
 
 if __name__ == "__main__":
