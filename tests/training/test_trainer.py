@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mtlrec.config import OptimizerConfig, TaskConfig, TrainConfig
-from mtlrec.data import EncodedData
+from mtlrec.data import EncodedData, iterate_batches
 from mtlrec.layers import InputSpec
 from mtlrec.losses import MultiTaskLoss
 from mtlrec.models import MMoE, MMoEConfig, ModelSpec, TaskSpec
@@ -210,3 +210,25 @@ def test_batch_norm_model_skips_a_last_batch_of_one_row(tmp_path):
 
     assert result.best_epoch == 1
     assert np.isfinite(result.history[0]["train_loss"])
+
+
+def test_train_step_is_one_adam_step_on_the_batch_loss(tmp_path):
+    model, loss, data = setup()
+    reference = copy.deepcopy(model)
+    before = copy.deepcopy(model.state_dict())
+    trainer = Trainer(model, loss, train_config(), tmp_path / "best.safetensors")
+    batch = next(iterate_batches(data, 16, shuffle=False))
+
+    step_loss, per_task = trainer.train_step(batch)
+
+    optimizer = torch.optim.Adam(reference.parameters(), lr=0.01)
+    expected_loss, expected_tasks = loss(reference(batch), batch.labels)
+    expected_loss.backward()
+    optimizer.step()
+    torch.testing.assert_close(step_loss.detach(), expected_loss.detach())
+    torch.testing.assert_close(per_task.detach(), expected_tasks.detach())
+    after = model.state_dict()
+    for name, want in reference.state_dict().items():
+        torch.testing.assert_close(after[name], want, msg=name)
+    # Every weight moved: the step updated the model, not only a copy.
+    assert all(not torch.equal(after[n], before[n]) for n in before if "weight" in n)

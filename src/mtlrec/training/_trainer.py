@@ -228,21 +228,10 @@ class Trainer:
             disable=None if self.config.progress_bar else True,
         )
         for batch in bar:
-            assert batch.labels is not None  # checked in fit
             if len(batch) < self._min_rows:
                 logger.debug("Skipped a last batch of %d row(s).", len(batch))
                 continue
-            with self._autocast():
-                outputs = self.model(batch)
-                per_task = self.loss.per_task(outputs, batch.labels, batch.weights)
-                extra = self.model.auxiliary_loss(outputs, batch, per_task)
-            self.optimizer.zero_grad()
-            loss = self.balancer.backward(per_task, extra)  # fills every .grad
-            if self.config.grad_clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(
-                    self._dense_parameters, self.config.grad_clip_norm
-                )
-            self.optimizer.step()
+            loss, per_task = self.train_step(batch)
             total_sum += loss.detach()
             task_sums += per_task.detach()
             num_batches += 1
@@ -262,6 +251,27 @@ class Trainer:
             "train_rows_per_second": len(data) / seconds if seconds > 0 else None,
             "balancer": self.balancer.end_epoch(task_means),
         }
+
+    def train_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimisation step on one labelled batch.
+
+        Forward (under autocast when ``train.precision`` asks for it), task
+        losses, the balancer's backward pass, gradient clipping and every
+        optimiser's update. Returns the balanced loss and the per-task losses.
+        """
+        assert batch.labels is not None  # checked in fit
+        with self._autocast():
+            outputs = self.model(batch)
+            per_task = self.loss.per_task(outputs, batch.labels, batch.weights)
+            extra = self.model.auxiliary_loss(outputs, batch, per_task)
+        self.optimizer.zero_grad()
+        loss = self.balancer.backward(per_task, extra)  # fills every .grad
+        if self.config.grad_clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(
+                self._dense_parameters, self.config.grad_clip_norm
+            )
+        self.optimizer.step()
+        return loss, per_task
 
     def _batch_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         # The weighted task losses plus the model's own term, if it has one.
