@@ -16,10 +16,10 @@ def reference_experts(bank: ExpertBank) -> list[nn.Sequential]:
     for e in range(bank.num_experts):
         layers: list[nn.Module] = []
         for weight, bias in zip(bank.weights, bank.biases, strict=True):
-            linear = nn.Linear(weight.shape[1], weight.shape[2])
+            linear = nn.Linear(weight.shape[2], weight.shape[1])
             with torch.no_grad():
-                linear.weight.copy_(weight[e].T)
-                linear.bias.copy_(bias[e, 0])
+                linear.weight.copy_(weight[e])
+                linear.bias.copy_(bias[e])
             layers += [linear, nn.ReLU()]
         experts.append(nn.Sequential(*layers))
     return experts
@@ -56,8 +56,8 @@ def test_expert_bank_gradients_equal_independent_mlps(hidden_units):
     for layer, (weight, bias) in enumerate(zip(bank.weights, bank.biases, strict=True)):
         for e, expert in enumerate(experts):
             linear = expert[2 * layer]
-            torch.testing.assert_close(weight.grad[e], linear.weight.grad.T)
-            torch.testing.assert_close(bias.grad[e, 0], linear.bias.grad)
+            torch.testing.assert_close(weight.grad[e], linear.weight.grad)
+            torch.testing.assert_close(bias.grad[e], linear.bias.grad)
 
 
 @pytest.mark.parametrize("hidden_units", [[8], [8, 5]])
@@ -89,7 +89,7 @@ def reference_normed_experts(bank: ExpertBank) -> list[nn.Sequential]:
     for e, plain in enumerate(reference_experts(bank)):
         layers: list[nn.Module] = []
         for layer, norm in enumerate(bank.norms):
-            width = bank.weights[layer].shape[2]
+            width = bank.weights[layer].shape[1]
             own = nn.BatchNorm1d(width)
             with torch.no_grad():
                 own.weight.copy_(norm.weight[e * width : (e + 1) * width])

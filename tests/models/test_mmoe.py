@@ -24,8 +24,8 @@ def set_weights(model: MMoE, num_tasks=2, seed=0) -> dict[str, torch.Tensor]:
     """Overwrite every parameter with chosen values; return them by name."""
     g = torch.Generator().manual_seed(seed)
     values = {
-        "expert_w": torch.randn(E, D_IN, H, generator=g),
-        "expert_b": torch.randn(E, 1, H, generator=g),
+        "expert_w": torch.randn(E, H, D_IN, generator=g),
+        "expert_b": torch.randn(E, H, generator=g),
         "gate_w": torch.randn(num_tasks * E, D_IN, generator=g),
         "tower_w1": torch.randn(num_tasks, H, T, generator=g),
         "tower_b1": torch.randn(num_tasks, 1, T, generator=g),
@@ -55,7 +55,7 @@ def test_output_equals_hand_computed_gated_mixture():
 
     outputs = model(Batch(torch.zeros(B, 0, dtype=torch.long), x))
 
-    experts = [torch.relu(x @ v["expert_w"][i] + v["expert_b"][i, 0]) for i in range(E)]
+    experts = [torch.relu(x @ v["expert_w"][i].T + v["expert_b"][i]) for i in range(E)]
     for k in range(2):
         gate = torch.softmax(x @ v["gate_w"][k * E : (k + 1) * E].T, dim=1)  # (B, E)
         mixture = sum(gate[:, i : i + 1] * experts[i] for i in range(E))

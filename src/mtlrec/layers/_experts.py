@@ -14,9 +14,11 @@ __all__ = ["ExpertBank", "Gates", "TaskTowers", "mix"]
 class ExpertBank(nn.Module):
     """``E`` identical ReLU MLPs over the same input, run as batched products.
 
-    The first layer of all experts is one ``(in, E * H)`` matrix product; each
-    later layer is one batched ``(E, B, H) x (E, H, H')`` product. This equals
-    running ``E`` separate ``nn.Sequential(Linear, ReLU, ...)`` experts.
+    The first layer of all experts is one ``(E * H, in)`` matrix product; each
+    later layer is one batched ``(E, H', H) x (E, H, B)`` product. This equals
+    running ``E`` separate ``nn.Sequential(Linear, ReLU, ...)`` experts; layer
+    ``l``'s ``weights[l][e]`` and ``biases[l][e]`` are expert ``e``'s
+    ``Linear.weight`` ``(out, in)`` and ``Linear.bias`` ``(out,)``.
 
     Args:
         input_dim: Width of the shared input.
@@ -51,8 +53,8 @@ class ExpertBank(nn.Module):
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
-            self.weights.append(nn.Parameter(torch.empty(num_experts, fan_in, fan_out)))
-            self.biases.append(nn.Parameter(torch.empty(num_experts, 1, fan_out)))
+            self.weights.append(nn.Parameter(torch.empty(num_experts, fan_out, fan_in)))
+            self.biases.append(nn.Parameter(torch.empty(num_experts, fan_out)))
         self.norms = (
             nn.ModuleList(nn.BatchNorm1d(num_experts * u) for u in hidden_units)
             if batch_norm
@@ -64,7 +66,7 @@ class ExpertBank(nn.Module):
     def reset_parameters(self) -> None:
         """Initialise like ``nn.Linear``: uniform in ``±1/sqrt(fan_in)``."""
         for weight, bias in zip(self.weights, self.biases, strict=True):
-            bound = 1.0 / math.sqrt(weight.shape[1])
+            bound = 1.0 / math.sqrt(weight.shape[2])
             nn.init.uniform_(weight, -bound, bound)
             nn.init.uniform_(bias, -bound, bound)
 
@@ -101,7 +103,7 @@ def _run_experts(
     x: torch.Tensor,
     norms: list[nn.Module] | None = None,
 ) -> torch.Tensor:
-    """``(B, in) -> (B, E, H)`` through layers ``(E, in, out)`` / ``(E, 1, out)``.
+    """``(B, in) -> (B, E, H)`` through layers ``(E, out, in)`` / ``(E, out)``.
 
     ``norms``, one ``BatchNorm1d(E * out)`` per layer, normalise the
     pre-activations; the transposed ``(E * H', B)`` layout is read by them as
@@ -111,41 +113,44 @@ def _run_experts(
     product reads and writes whole contiguous matrices and no activation is
     copied between layers; only the last layer's output is laid out as
     ``(B, E, H)``. Biases are added inside the products (``addmm``,
-    ``baddbmm``), which also keeps bfloat16 autocast in bfloat16.
+    ``baddbmm``), which also keeps bfloat16 autocast in bfloat16. The weights'
+    ``(out, in)`` layout lets the first layer read all experts as one
+    contiguous ``(E * H1, in)`` matrix, and its gradient arrive in place.
     """
     num_rows, num_experts = x.shape[0], weights[0].shape[0]  # B, E
-    first_w, first_b = weights[0], biases[0]
-    fused_w = first_w.permute(1, 0, 2).reshape(first_w.shape[1], -1)  # (in, E * H1)
+    fused_w = weights[0].flatten(0, 1)  # (E * H1, in), a view
     if len(weights) == 1:
-        hidden = torch.addmm(first_b.reshape(-1), x, fused_w)  # (B, E * H1)
+        hidden = torch.addmm(biases[0].flatten(), x, fused_w.t())  # (B, E * H1)
         if norms is not None:
             hidden = norms[0](hidden)
         return torch.relu(hidden).view(num_rows, num_experts, -1)  # (B, E, H)
-    hidden = torch.addmm(first_b.reshape(-1, 1), fused_w.t(), x.t())  # (E * H1, B)
+    hidden = torch.addmm(biases[0].view(-1, 1), fused_w, x.t())  # (E * H1, B)
     if norms is not None:
         hidden = norms[0](hidden.unsqueeze(0)).squeeze(0)
     hidden = torch.relu(hidden).view(num_experts, -1, num_rows)  # (E, H1, B)
     for i, (weight, bias) in enumerate(zip(weights[1:-1], biases[1:-1], strict=True)):
-        hidden = torch.baddbmm(bias.transpose(1, 2), weight.transpose(1, 2), hidden)
+        hidden = torch.baddbmm(bias.unsqueeze(-1), weight, hidden)
         if norms is not None:  # (E, H', B) read as (1, E * H', B)
             hidden = norms[i + 1](hidden.view(1, -1, num_rows)).view_as(hidden)
         hidden = torch.relu(hidden)  # (E, H', B)
-    last = _LastLayer.apply(hidden, weights[-1], biases[-1])  # (B, E, H)
+    last = _LastLayer.apply(hidden, weights[-1], biases[-1])  # (B, E, H')
     if norms is not None:
         last = norms[-1](last.view(num_rows, -1)).view_as(last)
     return torch.relu(last)
 
 
 class _LastLayer(torch.autograd.Function):
-    """``bias + hidden^T @ weight`` for ``hidden (E, H, B)``, laid out ``(B, E, H')``.
+    """``bias + hidden^T @ weight^T`` for ``hidden (E, H, B)``, laid out ``(B, E, H')``.
 
-    Equals ``torch.baddbmm(bias, hidden.transpose(1, 2), weight)`` followed
-    by ``.transpose(0, 1).contiguous()``. Autograd's own backward of that pair
-    hands the products a transposed view of the ``(B, E, H')`` gradient, which
-    they copy in a full transposition, and returns the gradient of ``hidden``
-    as ``(E, B, H)`` to be copied into the ``(E, H, B)`` layout. This backward
-    copies the gradient once, block by block, to ``(E, B, H')`` and computes
-    the gradient of ``hidden`` in its own layout, as ``weight @ grad^T``.
+    ``weight`` is ``(E, H', H)`` and ``bias`` ``(E, H')``. Equals
+    ``torch.baddbmm(bias.unsqueeze(1), hidden.transpose(1, 2),
+    weight.transpose(1, 2))`` followed by ``.transpose(0, 1).contiguous()``.
+    Autograd's own backward of that pair hands the products a transposed view
+    of the ``(B, E, H')`` gradient, which they copy in a full transposition,
+    and returns the gradient of ``hidden`` as ``(E, B, H)`` to be copied into
+    the ``(E, H, B)`` layout. This backward copies the gradient once, block by
+    block, to ``(E, B, H')`` and computes the gradient of ``hidden`` in its
+    own layout, as ``weight^T @ grad^T``.
     """
 
     @staticmethod
@@ -155,22 +160,25 @@ class _LastLayer(torch.autograd.Function):
         weight: torch.Tensor,
         bias: torch.Tensor,
     ) -> torch.Tensor:
-        ctx.save_for_backward(hidden, weight)
-        out = torch.baddbmm(bias, hidden.transpose(1, 2), weight)  # (E, B, H')
+        # The products run fastest on a contiguous (E, H, H') right operand;
+        # the weight is small, so it is transposed once here.
+        weight_t = weight.transpose(1, 2).contiguous()  # (E, H, H')
+        ctx.save_for_backward(hidden, weight_t)
+        out = torch.baddbmm(bias.unsqueeze(1), hidden.transpose(1, 2), weight_t)
         return out.transpose(0, 1).contiguous()  # (B, E, H')
 
     @staticmethod
     def backward(  # type: ignore[override]
         ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        hidden, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        hidden, weight_t = ctx.saved_tensors  # type: ignore[attr-defined]
         # Under autocast the forward ran in grad's dtype; autograd casts the
         # weight and bias gradients back to their parameters' dtype.
-        hidden, weight = hidden.to(grad.dtype), weight.to(grad.dtype)
+        hidden, weight_t = hidden.to(grad.dtype), weight_t.to(grad.dtype)
         grad = grad.transpose(0, 1).contiguous()  # (E, B, H')
-        grad_hidden = torch.bmm(weight, grad.transpose(1, 2))  # (E, H, B)
-        grad_weight = torch.bmm(hidden, grad)  # (E, H, H')
-        return grad_hidden, grad_weight, grad.sum(1, keepdim=True)
+        grad_hidden = torch.bmm(weight_t, grad.transpose(1, 2))  # (E, H, B)
+        grad_weight = torch.bmm(hidden, grad).transpose(1, 2)  # (E, H', H), a view
+        return grad_hidden, grad_weight, grad.sum(1)
 
 
 class Gates(nn.Module):
