@@ -160,12 +160,27 @@ class _LastLayer(torch.autograd.Function):
         weight: torch.Tensor,
         bias: torch.Tensor,
     ) -> torch.Tensor:
-        # The products run fastest on a contiguous (E, H, H') right operand;
-        # the weight is small, so it is transposed once here.
-        weight_t = weight.transpose(1, 2).contiguous()  # (E, H, H')
+        # The product runs in autocast's dtype where autocast is on, as a
+        # plain baddbmm would. The small weight is cast and transposed to the
+        # contiguous (E, H, H') operand the product runs fastest on, in one
+        # copy; the product writes straight into the (B, E, H') result
+        # through a transposed view (an out= product is not cast by autocast).
+        device = hidden.device.type
+        autocast = torch.is_autocast_enabled(device)
+        dtype = torch.get_autocast_dtype(device) if autocast else hidden.dtype
+        hidden = hidden.to(dtype)
+        weight_t = weight.new_empty(weight.shape[::2] + weight.shape[1:2], dtype=dtype)
+        weight_t.copy_(weight.transpose(1, 2))  # (E, H, H')
         ctx.save_for_backward(hidden, weight_t)
-        out = torch.baddbmm(bias.unsqueeze(1), hidden.transpose(1, 2), weight_t)
-        return out.transpose(0, 1).contiguous()  # (B, E, H')
+        num_experts, _, num_rows = hidden.shape
+        out = hidden.new_empty(num_rows, num_experts, weight.shape[1])
+        torch.baddbmm(
+            bias.to(dtype).unsqueeze(1),
+            hidden.transpose(1, 2),
+            weight_t,
+            out=out.transpose(0, 1),
+        )
+        return out  # (B, E, H')
 
     @staticmethod
     def backward(  # type: ignore[override]
