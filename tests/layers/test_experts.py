@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
 
 from mtlrec.layers import MLP, ExpertBank, Gates, TaskTowers, mix
-from mtlrec.layers._experts import _run_experts
+from mtlrec.layers._experts import _LastLayer, _run_experts
 
 
 def reference_experts(bank: ExpertBank) -> list[nn.Sequential]:
@@ -123,14 +125,52 @@ def test_expert_bank_batch_norm_equals_normed_mlps(hidden_units):
         torch.testing.assert_close(out[:, e], expert(x + 1))
 
 
-def test_run_together_with_batch_norm_runs_each_bank():
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_run_together_with_batch_norm_equals_each_bank(momentum):
+    # Outputs, gradients and every bank's running statistics after two
+    # training steps, then eval-mode outputs, as if each bank ran alone.
     torch.manual_seed(0)
-    banks = [ExpertBank(7, n, [8, 5], batch_norm=True) for n in (2, 1)]
+    banks = [ExpertBank(7, n, [8, 5], batch_norm=True) for n in (2, 1, 3)]
+    for bank in banks:
+        for norm in bank.norms:
+            norm.momentum = momentum
+            with torch.no_grad():  # not the identity, so that a mix-up shows
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.uniform_(-0.5, 0.5)
+    alone = copy.deepcopy(banks)
+    upstream = torch.randn(6, 6, 5)
+
+    for step in range(2):
+        x = torch.randn(6, 7) + step
+        together = ExpertBank.run_together(banks, x)
+        separate = torch.cat([bank(x) for bank in alone], dim=1)
+        torch.testing.assert_close(together, separate)
+        (together * upstream).sum().backward()
+        (separate * upstream).sum().backward()
+
+    for bank, own in zip(banks, alone, strict=True):
+        for (name, got), want in zip(
+            bank.named_parameters(), own.parameters(), strict=True
+        ):
+            torch.testing.assert_close(got.grad, want.grad, msg=name)
+        for (name, got), want in zip(bank.named_buffers(), own.buffers(), strict=True):
+            torch.testing.assert_close(got, want, msg=name)
+        assert int(bank.norms[0].num_batches_tracked) == 2
+        bank.eval()
+        own.eval()
+    x = torch.randn(6, 7)
+    torch.testing.assert_close(
+        ExpertBank.run_together(banks, x), torch.cat([b(x) for b in alone], dim=1)
+    )
+
+
+def test_run_together_runs_banks_one_by_one_where_only_some_normalise():
+    torch.manual_seed(0)
+    banks = [ExpertBank(7, 2, [8, 5], batch_norm=True), ExpertBank(7, 1, [8, 5])]
     x = torch.randn(6, 7)
 
     together = ExpertBank.run_together(banks, x)
 
-    # Training-mode outputs use batch statistics only, so a second call agrees.
     torch.testing.assert_close(together, torch.cat([b(x) for b in banks], dim=1))
 
 
@@ -290,3 +330,20 @@ def test_expert_bank_bfloat16_gradients_match_float32():
         assert approx.dtype == torch.float32
         # A few ReLUs flip sign in bfloat16, so compare whole tensors.
         assert (approx - exact).norm() < 0.05 * exact.norm()
+
+
+def test_last_layer_runs_in_the_autocast_dtype_on_float32_input():
+    # Its product writes through out=, which autocast leaves alone: the layer
+    # casts by itself, as a plain baddbmm under autocast would.
+    torch.manual_seed(0)
+    hidden = torch.randn(3, 4, 5)  # (E, H, B), float32
+    weight, bias = torch.randn(3, 2, 4), torch.randn(3, 2)
+
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = _LastLayer.apply(hidden, weight, bias)
+
+    assert out.dtype == torch.bfloat16 and out.shape == (5, 3, 2)
+    expected = torch.baddbmm(
+        bias.unsqueeze(1), hidden.transpose(1, 2), weight.transpose(1, 2)
+    ).transpose(0, 1)
+    torch.testing.assert_close(out.float(), expected, rtol=0.02, atol=0.05)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -80,12 +80,16 @@ class ExpertBank(nn.Module):
         """Run banks of equal layer widths on the same ``x`` as one bank.
 
         Returns ``(B, sum E, H)``: the banks' outputs concatenated along the
-        expert axis, in order, from one product per layer. Banks with batch
-        normalisation are run one by one.
+        expert axis, in order, from one product per layer. With batch
+        normalisation in every bank, each layer's norms are applied as one
+        over the concatenated channels, and each bank's running statistics
+        move as they would in its own forward; banks where only some
+        normalise are run one by one.
         """
         if len(banks) == 1:
             return banks[0](x)
-        if any(bank.norms is not None for bank in banks):
+        with_norms = [bank.norms is not None for bank in banks]
+        if any(with_norms) and not all(with_norms):
             return torch.cat([bank(x) for bank in banks], dim=1)
         layers = zip(
             *(zip(b.weights, b.biases, strict=True) for b in banks), strict=True
@@ -94,14 +98,70 @@ class ExpertBank(nn.Module):
         for layer in layers:
             weights.append(torch.cat([weight for weight, _ in layer]))
             biases.append(torch.cat([bias for _, bias in layer]))
-        return _run_experts(weights, biases, x)
+        norms = None
+        if all(with_norms):
+            per_layer = zip(*(bank.norms for bank in banks), strict=True)
+            norms = [_JointNorm(layer_norms) for layer_norms in per_layer]
+        return _run_experts(weights, biases, x, norms)
+
+
+class _JointNorm:
+    """One layer's ``BatchNorm1d`` of several banks, applied over their joined channels.
+
+    Equals applying each bank's norm to its own channels: batch statistics
+    are per channel, so one ``batch_norm`` call over the concatenated
+    channels computes the same values. In training, every norm's running
+    statistics and batch count are updated as its own forward would.
+    """
+
+    def __init__(self, norms: Sequence[nn.Module]) -> None:
+        self.norms: list[nn.BatchNorm1d] = list(norms)  # type: ignore[arg-type]
+        self.sizes = [norm.num_features for norm in self.norms]
+
+    def _buffers(self, name: str) -> list[torch.Tensor]:
+        found = [getattr(norm, name) for norm in self.norms]
+        assert all(isinstance(b, torch.Tensor) for b in found)  # tracking is on
+        return found
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        first = self.norms[0]
+        momentum = first.momentum
+        if first.training:
+            counts = self._buffers("num_batches_tracked")
+            for count in counts:
+                count.add_(1)
+            if momentum is None:  # cumulative average, as BatchNorm1d does
+                momentum = 1.0 / float(counts[0])
+        means, variances = self._buffers("running_mean"), self._buffers("running_var")
+        running_mean, running_var = torch.cat(means), torch.cat(variances)
+        out = nn.functional.batch_norm(
+            x,
+            running_mean,
+            running_var,
+            torch.cat([norm.weight for norm in self.norms]),
+            torch.cat([norm.bias for norm in self.norms]),
+            first.training,
+            momentum or 0.0,
+            first.eps,
+        )
+        if first.training:  # hand each norm its part of the updated statistics
+            with torch.no_grad():
+                for mine, joint in zip(
+                    means, running_mean.split(self.sizes), strict=True
+                ):
+                    mine.copy_(joint)
+                for mine, joint in zip(
+                    variances, running_var.split(self.sizes), strict=True
+                ):
+                    mine.copy_(joint)
+        return out
 
 
 def _run_experts(
     weights: list[torch.Tensor],
     biases: list[torch.Tensor],
     x: torch.Tensor,
-    norms: list[nn.Module] | None = None,
+    norms: Sequence[Callable[[torch.Tensor], torch.Tensor]] | None = None,
 ) -> torch.Tensor:
     """``(B, in) -> (B, E, H)`` through layers ``(E, out, in)`` / ``(E, out)``.
 
@@ -161,16 +221,16 @@ class _LastLayer(torch.autograd.Function):
         bias: torch.Tensor,
     ) -> torch.Tensor:
         # The product runs in autocast's dtype where autocast is on, as a
-        # plain baddbmm would. The small weight is cast and transposed to the
-        # contiguous (E, H, H') operand the product runs fastest on, in one
-        # copy; the product writes straight into the (B, E, H') result
-        # through a transposed view (an out= product is not cast by autocast).
+        # plain baddbmm would. The small weight is cast, then transposed to
+        # the contiguous (E, H, H') operand the product runs fastest on (one
+        # copy doing both is slower). The product writes straight into the
+        # (B, E, H') result through a transposed view; autocast does not cast
+        # the operands of an out= product, hence the explicit casts.
         device = hidden.device.type
         autocast = torch.is_autocast_enabled(device)
         dtype = torch.get_autocast_dtype(device) if autocast else hidden.dtype
         hidden = hidden.to(dtype)
-        weight_t = weight.new_empty(weight.shape[::2] + weight.shape[1:2], dtype=dtype)
-        weight_t.copy_(weight.transpose(1, 2))  # (E, H, H')
+        weight_t = weight.to(dtype).transpose(1, 2).contiguous()  # (E, H, H')
         ctx.save_for_backward(hidden, weight_t)
         num_experts, _, num_rows = hidden.shape
         out = hidden.new_empty(num_rows, num_experts, weight.shape[1])
