@@ -74,7 +74,9 @@ def run_config(model: str, data: Path, args: argparse.Namespace) -> dict[str, An
         "features": {
             "embedding_dim": 16,
             "categorical": [{"name": "c*"}],
-            "numeric": [{"name": "n*"}],
+            # As the peers receive them: the values in the file, unscaled
+            # (mtlrec's default standardises numeric columns).
+            "numeric": [{"name": "n*", "scaling": "none"}],
             "exclude": [c for m in LABELS.values() for c in m],
         },
         "tasks": tasks,
