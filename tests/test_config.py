@@ -60,6 +60,15 @@ def test_unknown_key_is_named_with_valid_keys(config_doc, path, key, match):
     assert "valid keys here" in str(info.value)
 
 
+def test_misspelt_required_section_is_named(config_doc):
+    # The missing 'model' and the unknown 'modle' are one mistake: name it.
+    document = config_doc()
+    document["modle"] = document.pop("model")
+
+    with pytest.raises(ConfigError, match=r"'modle'.*did you mean 'model'"):
+        parse_config(document)
+
+
 def test_unknown_key_inside_a_task_lists_task_keys(config_doc):
     document = config_doc()
     document["tasks"][1]["wieght"] = 2
@@ -290,6 +299,7 @@ def test_override_of_unknown_key_is_checked(config_doc):
         ("tasks.5.weight=2", r"'5' is not an index below 2"),
         ("tasks.x.weight=2", r"'x' is not an index below 2"),
         ("train.epochs.x=2", r"'x' is inside a scalar value"),
+        ("model.expert_units=[64,", r"value '\[64,' is not valid YAML"),
     ],
 )
 def test_bad_overrides(config_doc, override, match):
@@ -306,8 +316,10 @@ def test_load_config_malformed_yaml(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("model: [unclosed\n")
 
-    with pytest.raises(ConfigError, match=r"is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"is not valid YAML") as caught:
         load_config(path)
+    # One line, naming where the problem is.
+    assert "\n" not in str(caught.value) and "line 2" in str(caught.value)
 
 
 def test_config_must_be_a_mapping():

@@ -701,7 +701,13 @@ def apply_overrides(
             raise ConfigError(
                 f"override {item!r} is not KEY=VALUE; write e.g. model.num_experts=4"
             )
-        value = yaml.safe_load(raw) if raw else None
+        try:
+            value = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"override {item!r}: value {raw!r} is not valid YAML "
+                f"({_yaml_problem(exc)}); close its brackets or quote it"
+            ) from None
         _set_dotted(result, key.split("."), value, item)
     return result
 
@@ -760,15 +766,28 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(
-            f"config file {str(path)!r} is not valid YAML: {exc}"
+            f"config file {str(path)!r} is not valid YAML: {_yaml_problem(exc)}"
         ) from None
     return parse_config(document or {}, overrides)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what the YAML parser found wrong, and where (1-based)."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return str(problem)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def _describe(
     exc: ValidationError, prefix: str = "", root: type[BaseModel] | None = None
 ) -> str:
-    error = exc.errors()[0]
+    # An unknown key is reported first: a misspelt required key also shows
+    # up as "missing", and the unknown-key message names the fix.
+    errors = exc.errors()
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    error = (unknown or errors)[0]
     parts = [str(p) for p in error["loc"]]
     location = ".".join([prefix, *parts] if prefix else parts)
     kind = error["type"]

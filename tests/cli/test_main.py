@@ -315,6 +315,43 @@ def test_predict_needs_a_csv_or_parquet_output(
     assert not (tmp_path / "p.txt").exists()
 
 
+def test_predict_into_a_missing_folder_is_one_line(
+    tmp_path, monkeypatch, capsys, finished_run
+):
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "predict",
+        finished_run["run_dir"],
+        "--data",
+        finished_run["data_dir"] / "test.csv",
+        "--out",
+        tmp_path / "nodir" / "p.csv",
+    )
+
+    assert code == 2
+    assert err.count("\n") == 1 and "does not exist; create it first" in err
+    assert not (tmp_path / "nodir").exists()
+
+
+def test_evaluate_takes_split_or_data_not_both(
+    tmp_path, monkeypatch, capsys, finished_run
+):
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "evaluate",
+        finished_run["run_dir"],
+        "--split",
+        "valid",
+        "--data",
+        finished_run["data_dir"] / "test.csv",
+    )
+
+    assert code == 2
+    assert "--split and --data" in err and err.count("\n") == 1
+
+
 def test_predict_missing_feature_column(tmp_path, monkeypatch, capsys, finished_run):
     rows = pd.read_csv(finished_run["data_dir"] / "test.csv").drop(columns="item")
     rows.to_csv(tmp_path / "rows.csv", index=False)

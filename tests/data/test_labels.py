@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mtlrec.config import TaskConfig
-from mtlrec.data import build_labels
+from mtlrec.data import build_labels, check_both_classes
 
 
 def test_binary_and_regression_columns_in_task_order():
@@ -110,3 +110,34 @@ def test_child_label_missing_inside_parent_space():
 
     with pytest.raises(ValueError, match=r"'conv'.*1 missing values"):
         build_labels(frame, tasks, "here")
+
+
+CLICK_CONV = [
+    TaskConfig(name="click", label="click"),
+    TaskConfig(name="conv", label="conv", parent="click"),
+    TaskConfig(name="value", label="value", type="regression"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        ([[0, 0, 1], [0, 0, 2]], r"'click' has no positive labels among the 2 rows"),
+        ([[1, 1, 1], [0, 0, 2]], r"'conv' has no negative labels among the 1 rows"),
+        ([[0, 0, 1], [1, 0, 2]], r"'conv' has no positive .* in its parent's space"),
+    ],
+)
+def test_one_class_training_labels_are_refused(rows, match):
+    with pytest.raises(ValueError, match=match):
+        check_both_classes(np.array(rows, dtype=np.float32), CLICK_CONV, "here")
+
+
+def test_both_classes_pass_and_regression_is_not_checked():
+    labels = np.array([[1, 1, 5], [1, 0, 5], [0, 0, 5]], dtype=np.float32)
+    check_both_classes(labels, CLICK_CONV, "here")
+
+
+def test_one_class_message_names_positive_values():
+    task = TaskConfig(name="income", label="income", positive_values=["50000 +"])
+    with pytest.raises(ValueError, match=r"column 'income' and its positive_values"):
+        check_both_classes(np.zeros((3, 1), dtype=np.float32), [task], "here")

@@ -146,3 +146,30 @@ def test_movielens_format_loads_through_the_config(tmp_path: Path) -> None:
     )
     frames = load_splits(config, tmp_path)
     assert len(frames["train"]) == 2 and len(frames["test"]) == 1
+
+
+def test_movielens_ratings_file_is_read_itself(tmp_path: Path) -> None:
+    # A ratings file in u.data's format (u1.test, say) is read as given, with
+    # the side tables of its folder; it used to be swapped for u.data.
+    _write_movielens(tmp_path)
+    (tmp_path / "u1.test").write_text("2\t11\t2\t70\n")
+
+    frame = read_movielens_100k(tmp_path / "u1.test")
+
+    assert frame["item_id"].tolist() == [11]
+    assert frame["rating"].tolist() == [2]
+    assert frame["occupation"].tolist() == ["writer"]
+
+
+def test_movielens_rows_file_of_a_run_is_the_file_given(tmp_path: Path) -> None:
+    from mtlrec.config import DataConfig
+    from mtlrec.data import read_rows_file
+
+    _write_movielens(tmp_path)
+    (tmp_path / "u1.test").write_text("2\t11\t2\t70\n")
+    (tmp_path / "notes.txt").write_text("MovieLens read me\n")
+    config = DataConfig(format="movielens_100k", path=str(tmp_path))
+
+    assert len(read_rows_file(config, tmp_path / "u1.test")) == 1
+    with pytest.raises(ValueError, match="notes.txt has 1 fields per row"):
+        read_rows_file(config, tmp_path / "notes.txt")

@@ -221,6 +221,15 @@ def test_feature_matching_no_column(tiny_frame):
         FeatureMap.fit(tiny_frame, config, reserved=set())
 
 
+def test_misspelt_feature_gets_a_suggestion_and_a_marked_column_list():
+    frame = pd.DataFrame({f"col{i}": [1.0] for i in range(25)} | {"race": ["a"]})
+    config = features_config(categorical=[{"name": "racee"}])
+
+    with pytest.raises(ValueError, match=r"did you mean 'race'\?") as info:
+        FeatureMap.fit(frame, config, reserved=set())
+    assert "and 6 more" in str(info.value)
+
+
 def test_feature_declared_twice(tiny_frame):
     config = features_config(numeric=[{"name": "x*"}, {"name": "x1"}])
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import stat
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from mtlrec.training import _checkpoint, load_weights, save_weights
+from mtlrec.training._checkpoint import write_json_atomic
 
 
 def state():
@@ -67,3 +69,14 @@ def test_json_written_atomically(tmp_path):
 
     assert json.loads((tmp_path / "m.json").read_text()) == {"auc": 0.75}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_atomic_files_get_the_permissions_of_a_plain_write(tmp_path):
+    # The temporary file is private (0600); the finished file is not.
+    write_json_atomic(tmp_path / "a.json", {"x": 1})
+    save_weights({"w": torch.zeros(2)}, tmp_path / "w.safetensors")
+    (tmp_path / "plain.txt").write_text("x")
+
+    plain = stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
+    for name in ("a.json", "w.safetensors"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == plain

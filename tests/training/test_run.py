@@ -291,6 +291,12 @@ BAD_DATA = [
     pytest.param(
         _set("rating", np.nan), ValueError, r"'rating'.*1 missing values", id="reg-nan"
     ),
+    pytest.param(
+        lambda frame: frame.assign(click=0, conv=0),
+        ValueError,
+        r"task 'click' has no positive labels among the \d+ rows of split 'train'",
+        id="train-all-0",
+    ),
 ]
 
 

@@ -93,9 +93,8 @@ _precision_option = click.option(
 @click.option(
     "--split",
     type=click.Choice(["train", "valid", "test"]),
-    default="test",
-    show_default=True,
-    help="Split of the run's own data.",
+    default=None,
+    help="Split of the run's own data (default: test).",
 )
 @click.option(
     "--data",
@@ -113,7 +112,7 @@ _precision_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evaluate(
     run_dir: str,
-    split: str,
+    split: str | None,
     data: str | None,
     data_dir: str | None,
     precision: str | None,
@@ -121,6 +120,10 @@ def evaluate(
 ) -> None:
     """Print per-task metrics of the run in RUN_DIR."""
     from mtlrec import evaluate_run
+
+    if split is not None and data is not None:
+        raise click.UsageError("--split and --data are alternatives; give one")
+    split = split or "test"
 
     metrics = evaluate_run(
         run_dir, split=split, data=data, data_dir=data_dir, precision=precision
@@ -153,6 +156,10 @@ def predict(run_dir: str, data: str, out: str, precision: str | None) -> None:
     target = Path(out)
     if target.suffix not in (".csv", ".parquet"):
         raise click.UsageError(f"--out must end in .csv or .parquet, got {out!r}")
+    if not target.parent.is_dir():
+        raise click.UsageError(
+            f"--out folder {str(target.parent)!r} does not exist; create it first"
+        )
     run = load_run(run_dir)
     frame = read_rows_file(run.config.data, data)
     scores = predict(run, frame, precision=precision)

@@ -1,7 +1,7 @@
 """Reading, splitting and batching data; the built-in synthetic data set."""
 
 from mtlrec.data._batch import Batch, EncodedData, iterate_batches
-from mtlrec.data._labels import build_labels, build_weights
+from mtlrec.data._labels import build_labels, build_weights, check_both_classes
 from mtlrec.data._load import (
     DATA_DIR_VARIABLE,
     generate_frame,
@@ -33,6 +33,7 @@ __all__ = [
     "ad_funnel_synthetic",
     "build_labels",
     "build_weights",
+    "check_both_classes",
     "funnel_step_names",
     "generate_frame",
     "history_index",

@@ -7,7 +7,7 @@ import pandas as pd
 
 from mtlrec.config import TaskConfig
 
-__all__ = ["build_labels", "build_weights"]
+__all__ = ["build_labels", "build_weights", "check_both_classes"]
 
 
 def build_labels(
@@ -75,6 +75,38 @@ def _check_ranges(labels: np.ndarray, tasks: list[TaskConfig], where: str) -> No
                 f"{float(values[bad][0])!r}; filter those rows or give the task a "
                 "parent that marks value > 0"
             )
+
+
+def check_both_classes(labels: np.ndarray, tasks: list[TaskConfig], where: str) -> None:
+    """Refuse training labels where a binary task has only one class.
+
+    A child task is checked on its sample space (every ancestor's label 1).
+    Such a task cannot be learnt, and its AUC would be null.
+
+    Raises:
+        ValueError: A binary task has no positive or no negative label.
+    """
+    index = {t.name: k for k, t in enumerate(tasks)}
+    for k, task in enumerate(tasks):
+        if task.type != "binary":
+            continue
+        space = np.ones(len(labels), dtype=bool)
+        parent = task.parent
+        while parent is not None:
+            space &= labels[:, index[parent]] == 1
+            parent = tasks[index[parent]].parent
+        values = labels[space, k]
+        positives = int((values == 1).sum())
+        if 0 < positives < len(values):
+            continue
+        missing = "positive" if positives == 0 else "negative"
+        scope = " in its parent's space" if task.parent else ""
+        mapping = " and its positive_values" if task.positive_values else ""
+        raise ValueError(
+            f"task {task.name!r} has no {missing} labels among the {len(values)} "
+            f"rows of {where}{scope}; check its label column {task.label!r}"
+            f"{mapping}"
+        )
 
 
 def build_weights(

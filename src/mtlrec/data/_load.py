@@ -43,7 +43,7 @@ def read_frame(config: DataConfig, relative: str, data_dir: Path) -> pd.DataFram
     if config.format == "census_income":
         return read_census_income(path)
     if config.format == "movielens_100k":
-        return read_movielens_100k(path if path.is_dir() else path.parent)
+        return read_movielens_100k(path)
     if config.format == "taobao_user_behavior":
         return read_taobao_user_behavior(path)
     if config.format in GENERATED_FORMATS:

@@ -43,10 +43,12 @@ def _require(path: Path, what: str) -> Path:
 
 
 def read_movielens_100k(path: str | Path) -> pd.DataFrame:
-    """Read MovieLens-100K's ``u.data`` joined with ``u.user`` and ``u.item``.
+    """Read MovieLens-100K's ratings joined with ``u.user`` and ``u.item``.
 
     Args:
-        path: The folder holding ``u.data``, ``u.user`` and ``u.item``.
+        path: The folder holding ``u.data``, ``u.user`` and ``u.item``, or a
+            ratings file in ``u.data``'s format (``u1.test``, say), read
+            with the side tables of its folder.
 
     Returns:
         One row per rating with columns ``user_id, item_id, rating, timestamp,
@@ -60,9 +62,12 @@ def read_movielens_100k(path: str | Path) -> pd.DataFrame:
         ValueError: A file has the wrong number of fields, a rating is not
             1-5, or a rating names a user or item absent from the side tables.
     """
-    folder = Path(path)
+    path = Path(path)
+    folder, ratings_file = (
+        (path, path / "u.data") if path.is_dir() else (path.parent, path)
+    )
     ratings = _read_delimited(
-        _require(folder / "u.data", "MovieLens u.data"),
+        _require(ratings_file, "MovieLens ratings"),
         "\t",
         ["user_id", "item_id", "rating", "timestamp"],
     )
@@ -78,7 +83,8 @@ def read_movielens_100k(path: str | Path) -> pd.DataFrame:
     bad = ~ratings["rating"].isin([1, 2, 3, 4, 5])
     if bad.any():
         raise ValueError(
-            f"u.data holds ratings outside 1-5, e.g. {ratings['rating'][bad].iloc[0]!r}"
+            f"{ratings_file.name} holds ratings outside 1-5, e.g. "
+            f"{ratings['rating'][bad].iloc[0]!r}"
         )
     items["genre"] = _first_genre(items)
     items["year"] = pd.to_datetime(items["release"], format="%d-%b-%Y", errors="coerce")
@@ -88,7 +94,7 @@ def read_movielens_100k(path: str | Path) -> pd.DataFrame:
     for column, table in (("age", "u.user"), ("genre", "u.item")):
         if frame[column].isna().any():
             raise ValueError(
-                f"u.data names ids absent from {table}; use the three files of "
+                f"{ratings_file.name} names ids absent from {table}; use the files of "
                 "one MovieLens-100K release"
             )
     frame["age_group"] = _age_group(frame["age"].to_numpy())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import json
 from dataclasses import asdict, dataclass, field
@@ -405,9 +406,14 @@ def _match(
         )
     names = [c for c in candidates if fnmatch.fnmatchcase(c, pattern)]
     if not names:
+        close = difflib.get_close_matches(pattern, candidates, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        shown = f"{candidates[:20]!r}" + (
+            f" and {len(candidates) - 20} more" if len(candidates) > 20 else ""
+        )
         raise ValueError(
-            f"feature {pattern!r} matches no column of the training data; columns "
-            f"are {candidates[:20]!r}"
+            f"feature {pattern!r} matches no column of the training data{hint}; "
+            f"columns are {shown}"
         )
     twice = [n for n in names if n in taken]
     if twice:

@@ -36,6 +36,7 @@ from mtlrec.data import (
     EncodedData,
     build_labels,
     build_weights,
+    check_both_classes,
     load_splits,
     read_rows_file,
     resolve_data_dir,
@@ -226,6 +227,8 @@ def train_run(
         for name, f in frames.items()
     }
     del frames  # the encoded tensors are a copy: the raw frames are not kept
+    assert data["train"].labels is not None  # encoded with labels
+    check_both_classes(data["train"].labels.numpy(), config.tasks, "split 'train'")
     prepare_seconds = time.perf_counter() - prepared
 
     model = build_model(config, feature_map)
