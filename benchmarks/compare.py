@@ -34,13 +34,11 @@ from run_all import raise_priority, seed_auc  # noqa: E402  (the peers' driver)
 
 RESULTS = HERE / "results"
 MODELS = ("shared_bottom", "mmoe", "ple", "esmm", "aitm")
-FAST = [
-    "train.sparse_embeddings=true",
-    "train.precision=bfloat16",
-    "train.eval_precision=bfloat16",
-]
+BFLOAT16 = ["train.precision=bfloat16", "train.eval_precision=bfloat16"]
+FAST = ["train.sparse_embeddings=true", *BFLOAT16]
 SETTINGS = {
     "float32": [],
+    "bfloat16": BFLOAT16,  # dense Adam on the embedding table
     "fast": FAST,
     "fast+bn": [*FAST, "model.batch_norm=true"],
 }
