@@ -173,3 +173,11 @@ def test_movielens_rows_file_of_a_run_is_the_file_given(tmp_path: Path) -> None:
     assert len(read_rows_file(config, tmp_path / "u1.test")) == 1
     with pytest.raises(ValueError, match="notes.txt has 1 fields per row"):
         read_rows_file(config, tmp_path / "notes.txt")
+
+
+def test_movielens_ragged_file_is_named_in_one_line(tmp_path: Path) -> None:
+    _write_movielens(tmp_path)
+    (tmp_path / "README").write_text("title\n\nsome\ttab\tseparated\n")
+
+    with pytest.raises(ValueError, match=r"README is not a MovieLens-100K file"):
+        read_movielens_100k(tmp_path / "README")

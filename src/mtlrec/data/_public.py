@@ -104,15 +104,22 @@ def read_movielens_100k(path: str | Path) -> pd.DataFrame:
 
 
 def _read_delimited(path: Path, separator: str, names: list[str]) -> pd.DataFrame:
-    frame = pd.read_csv(
-        path,
-        sep=separator,
-        header=None,
-        encoding="latin-1",
-        engine="python" if separator == "|" else "c",
-        dtype=str,
-        keep_default_na=False,
-    )
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=separator,
+            header=None,
+            encoding="latin-1",
+            engine="python" if separator == "|" else "c",
+            dtype=str,
+            keep_default_na=False,
+        )
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[-1]
+        raise ValueError(
+            f"{path.name} is not a MovieLens-100K file ({detail}); pass the "
+            "folder, u.data or a ratings file such as u1.test"
+        ) from None
     if frame.shape[1] != len(names):
         raise ValueError(
             f"{path.name} has {frame.shape[1]} fields per row, expected "
