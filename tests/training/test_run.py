@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from sklearn.metrics import mean_squared_error, roc_auc_score
 
 from mtlrec import evaluate, load_run, parse_config, predict, train
@@ -124,6 +125,19 @@ def test_load_run_restores_an_eval_model(finished_run):
 def test_load_run_of_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"is not a trained run: config\.yaml"):
         load_run(tmp_path)
+
+
+def test_load_run_with_weights_of_another_layout_is_one_line(tmp_path, finished_run):
+    # E.g. a run written before expert weights moved to (E, out, in).
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run["run_dir"], run_dir)
+    weights = load_file(run_dir / "model.safetensors")
+    weights["experts.weights.0"] = weights["experts.weights.0"].mT.contiguous()
+    save_file(weights, run_dir / "model.safetensors")
+
+    with pytest.raises(ValueError, match=r"do not fit the model") as info:
+        load_run(run_dir)
+    assert "\n" not in str(info.value) and "experts.weights.0" in str(info.value)
 
 
 def test_vocabulary_is_fitted_on_the_train_split_only(

@@ -376,6 +376,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
 
     Raises:
         FileNotFoundError: ``run_dir`` is not a finished run.
+        ValueError: The weights do not fit the model the config builds.
     """
     path = Path(run_dir)
     for name in (CONFIG, FEATURES, WEIGHTS):
@@ -388,7 +389,15 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     config = parse_config(yaml.safe_load((path / CONFIG).read_text()))
     feature_map = FeatureMap.load(path / FEATURES)
     model = build_model(config, feature_map)
-    model.load_state_dict(load_weights(path / WEIGHTS))
+    try:
+        model.load_state_dict(load_weights(path / WEIGHTS))
+    except RuntimeError as exc:  # missing, extra or reshaped tensors
+        problems = " ".join(line.strip() for line in str(exc).splitlines()[1:])
+        raise ValueError(
+            f"the weights in {str(path / WEIGHTS)!r} do not fit the model its "
+            f"config builds ({problems}); was the run written by another mtlrec "
+            "version? Retrain it"
+        ) from None
     model.eval()
     info_path = path / "run.json"
     info = yaml.safe_load(info_path.read_text()) if info_path.is_file() else {}
