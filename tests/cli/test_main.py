@@ -296,8 +296,15 @@ def test_evaluate_a_folder_that_is_not_a_run(tmp_path, monkeypatch, capsys):
     assert err.startswith("error: ") and "is not a trained run" in err
 
 
-def test_predict_needs_a_csv_or_parquet_output(
-    tmp_path, monkeypatch, capsys, finished_run
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("p.txt", "--out must end in .csv or .parquet"),
+        ("nodir/p.csv", "does not exist; create it first"),
+    ],
+)
+def test_predict_refuses_a_bad_output_path_in_one_line(
+    tmp_path, monkeypatch, capsys, finished_run, out, message
 ):
     code, _, err = run_cli(
         monkeypatch,
@@ -307,31 +314,12 @@ def test_predict_needs_a_csv_or_parquet_output(
         "--data",
         finished_run["data_dir"] / "test.csv",
         "--out",
-        tmp_path / "p.txt",
+        tmp_path / out,
     )
 
     assert code == 2
-    assert "--out must end in .csv or .parquet" in err
-    assert not (tmp_path / "p.txt").exists()
-
-
-def test_predict_into_a_missing_folder_is_one_line(
-    tmp_path, monkeypatch, capsys, finished_run
-):
-    code, _, err = run_cli(
-        monkeypatch,
-        capsys,
-        "predict",
-        finished_run["run_dir"],
-        "--data",
-        finished_run["data_dir"] / "test.csv",
-        "--out",
-        tmp_path / "nodir" / "p.csv",
-    )
-
-    assert code == 2
-    assert err.count("\n") == 1 and "does not exist; create it first" in err
-    assert not (tmp_path / "nodir").exists()
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / out.split("/")[0]).exists()
 
 
 def test_evaluate_takes_split_or_data_not_both(

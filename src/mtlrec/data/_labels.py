@@ -53,19 +53,24 @@ def build_labels(
     return labels
 
 
+def _sample_space(labels: np.ndarray, tasks: list[TaskConfig], k: int) -> np.ndarray:
+    """Rows of task ``k``'s sample space: every ancestor's label is 1."""
+    index = {t.name: i for i, t in enumerate(tasks)}
+    space = np.ones(len(labels), dtype=bool)
+    parent = tasks[k].parent
+    while parent is not None:
+        space &= labels[:, index[parent]] == 1
+        parent = tasks[index[parent]].parent
+    return space
+
+
 def _check_ranges(labels: np.ndarray, tasks: list[TaskConfig], where: str) -> None:
     # Value losses need non-negative (watch time) or positive (log-normal)
     # labels on the rows of the task's sample space.
-    index = {t.name: k for k, t in enumerate(tasks)}
     for k, task in enumerate(tasks):
         if task.loss not in ("weighted_logistic", "lognormal"):
             continue
-        space = np.ones(len(labels), dtype=bool)
-        parent = task.parent
-        while parent is not None:
-            space &= labels[:, index[parent]] == 1
-            parent = tasks[index[parent]].parent
-        values = labels[space, k]
+        values = labels[_sample_space(labels, tasks, k), k]
         bad = values < 0 if task.loss == "weighted_logistic" else values <= 0
         if bad.any():
             rule = ">= 0" if task.loss == "weighted_logistic" else "> 0"
@@ -86,16 +91,10 @@ def check_both_classes(labels: np.ndarray, tasks: list[TaskConfig], where: str) 
     Raises:
         ValueError: A binary task has no positive or no negative label.
     """
-    index = {t.name: k for k, t in enumerate(tasks)}
     for k, task in enumerate(tasks):
         if task.type != "binary":
             continue
-        space = np.ones(len(labels), dtype=bool)
-        parent = task.parent
-        while parent is not None:
-            space &= labels[:, index[parent]] == 1
-            parent = tasks[index[parent]].parent
-        values = labels[space, k]
+        values = labels[_sample_space(labels, tasks, k), k]
         positives = int((values == 1).sum())
         if 0 < positives < len(values):
             continue

@@ -146,14 +146,9 @@ class _JointNorm:
         )
         if first.training:  # hand each norm its part of the updated statistics
             with torch.no_grad():
-                for mine, joint in zip(
-                    means, running_mean.split(self.sizes), strict=True
-                ):
-                    mine.copy_(joint)
-                for mine, joint in zip(
-                    variances, running_var.split(self.sizes), strict=True
-                ):
-                    mine.copy_(joint)
+                for own, joint in ((means, running_mean), (variances, running_var)):
+                    for mine, part in zip(own, joint.split(self.sizes), strict=True):
+                        mine.copy_(part)
         return out
 
 
@@ -246,10 +241,10 @@ class _LastLayer(torch.autograd.Function):
     def backward(  # type: ignore[override]
         ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # hidden and weight_t were saved in the forward's compute dtype, which
+        # is grad's; autograd casts the weight and bias gradients back to
+        # their parameters' dtype.
         hidden, weight_t = ctx.saved_tensors  # type: ignore[attr-defined]
-        # Under autocast the forward ran in grad's dtype; autograd casts the
-        # weight and bias gradients back to their parameters' dtype.
-        hidden, weight_t = hidden.to(grad.dtype), weight_t.to(grad.dtype)
         grad = grad.transpose(0, 1).contiguous()  # (E, B, H')
         grad_hidden = torch.bmm(weight_t, grad.transpose(1, 2))  # (E, H, B)
         grad_weight = torch.bmm(hidden, grad).transpose(1, 2)  # (E, H', H), a view
