@@ -14,7 +14,7 @@ import torch
 
 from mtlrec.config import TaskConfig
 from mtlrec.data import Batch
-from mtlrec.layers import InputLayer, InputSpec
+from mtlrec.layers import InputLayer, InputSpec, _fused, reuse_casts
 from mtlrec.losses import MultiTaskLoss
 from mtlrec.models import (
     ModelSpec,
@@ -262,6 +262,30 @@ def test_eval_mode_is_deterministic(name, layout):
 
     for key in first:
         torch.testing.assert_close(first[key], second[key], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not _fused._available(), reason="no oneDNN bfloat16 here")
+@pytest.mark.parametrize(("name", "layout"), CASES)
+def test_bfloat16_inference_equals_autocast_without_the_fused_path(
+    name, layout, monkeypatch
+):
+    # The fused path (mtlrec.layers.fused_linear) is an inference shortcut
+    # only: it must give what bfloat16 autocast gives without it.
+    tasks = LAYOUTS[layout]
+    model = build(name, tasks).eval()
+    batch = make_batch(tasks)
+
+    def predict() -> dict[str, torch.Tensor]:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            with reuse_casts():
+                return model(batch)
+
+    fused = predict()
+    monkeypatch.setattr(_fused, "_available", lambda: False)
+    plain = predict()
+
+    for key in plain:
+        torch.testing.assert_close(fused[key], plain[key], rtol=1e-2, atol=1e-2)
 
 
 @pytest.mark.parametrize(("name", "layout"), CASES)

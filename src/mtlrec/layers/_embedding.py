@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from mtlrec.layers._fused import fused_dtype, gather
+
 if TYPE_CHECKING:
     from mtlrec.data import Batch
 
@@ -90,9 +92,20 @@ class FusedEmbedding(nn.Module):
         )
         nn.init.normal_(self.table.weight, std=0.01)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Map ``(B, F)`` per-field ids to ``(B, F, D)`` embeddings."""
-        return self.table(ids + self.offsets)  # (B, F, D)
+    def forward(
+        self, ids: torch.Tensor, dtype: torch.dtype | None = None
+    ) -> torch.Tensor:
+        """Map ``(B, F)`` per-field ids to ``(B, F, D)`` embeddings.
+
+        ``dtype`` casts them (default: the table's); bfloat16 without
+        gradients reads them through :func:`~mtlrec.layers.gather`.
+        """
+        ids = ids + self.offsets
+        if dtype is None:
+            return self.table(ids)  # (B, F, D)
+        if dtype == torch.bfloat16 and not torch.is_grad_enabled():
+            return gather(self.table.weight, ids)  # (B, F, D)
+        return self.table(ids).to(dtype)  # (B, F, D)
 
 
 class InputLayer(nn.Module):
@@ -135,11 +148,15 @@ class InputLayer(nn.Module):
         dense: torch.Tensor,
         history: torch.Tensor | None = None,
         history_lengths: torch.Tensor | None = None,
+        dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
-        """Return the flat input ``(B, F * D + num_dense)`` (``+ D`` with history)."""
+        """Return the flat input ``(B, F * D + num_dense)`` (``+ D`` with history).
+
+        ``dtype`` casts each part before they are joined (default: as computed).
+        """
         parts = []
         if self.embedding is not None:
-            parts.append(self.embedding(categorical).flatten(1))  # (B, F * D)
+            parts.append(self.embedding(categorical, dtype).flatten(1))  # (B, F * D)
         if self.spec.num_dense:
             parts.append(dense)  # (B, num_dense)
         if self.history is not None:
@@ -149,10 +166,19 @@ class InputLayer(nn.Module):
                 history = categorical.new_zeros(rows, 1, channels)
                 history_lengths = categorical.new_zeros(rows)
             parts.append(self.history(history, history_lengths))  # (B, D)
+        if dtype is not None:
+            parts = [part.to(dtype) for part in parts]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
-    def from_batch(self, batch: Batch) -> torch.Tensor:
-        """Return the flat input of a batch (its history included, if any)."""
+    def from_batch(self, batch: Batch, fused: bool = False) -> torch.Tensor:
+        """Return the flat input of a batch (its history included, if any).
+
+        ``fused=True`` is for models whose layers read the input only through
+        linear layers: where those run the fused bfloat16 inference path (see
+        :func:`~mtlrec.layers.fused_dtype`), the input is built in
+        bfloat16 directly, as autocast would cast it at each layer.
+        """
+        dtype = fused_dtype(batch.dense) if fused and not self.training else None
         return self(
-            batch.categorical, batch.dense, batch.history, batch.history_lengths
+            batch.categorical, batch.dense, batch.history, batch.history_lengths, dtype
         )

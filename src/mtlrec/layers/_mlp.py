@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from mtlrec.layers._fused import fused_dtype, fused_linear
+
 __all__ = ["MLP"]
 
 
@@ -61,4 +63,19 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the layers to ``x`` of shape ``(B, input_dim)``."""
-        return self.net(x)
+        if self.training or fused_dtype(x) is None:
+            return self.net(x)
+        # bfloat16 inference: each Linear with the ReLU right after it in one
+        # call; other layers (batch norm, dropout in eval) as they are.
+        layers = list(self.net)
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if isinstance(layer, nn.Linear):
+                relu = i + 1 < len(layers) and isinstance(layers[i + 1], nn.ReLU)
+                x = fused_linear(x, layer.weight, layer.bias, relu)
+                i += 2 if relu else 1
+            else:
+                x = layer(x)
+                i += 1
+        return x

@@ -123,7 +123,7 @@ class AITM(MultiTaskModel):
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return each step's end-to-end logit for ``batch``."""
-        x = self.inputs.from_batch(batch)  # (B, F * D + dense)
+        x = self.inputs.from_batch(batch, fused=True)  # (B, F * D + dense)
         fused = self.towers[0](x)  # (B, k): z_1 = q_1
         logits, weights = [self.heads[0](fused)], []
         for t in range(1, self.spec.num_tasks):

@@ -76,7 +76,7 @@ class ESMM(MultiTaskModel):
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return the CTR and CVR logits for ``batch``."""
-        x = self.inputs.from_batch(batch)  # (B, F * D + dense)
+        x = self.inputs.from_batch(batch, fused=True)  # (B, F * D + dense)
         return {
             self.ctr_name: self.ctr_net(x).squeeze(-1),  # (B,)
             self.cvr_name: self.cvr_net(x).squeeze(-1),  # (B,)

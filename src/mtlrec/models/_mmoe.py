@@ -83,7 +83,7 @@ class MMoE(MultiTaskModel):
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
         num_tasks = self.spec.num_tasks  # K
-        x = self.inputs.from_batch(batch)  # (B, F * D + dense)
+        x = self.inputs.from_batch(batch, fused=True)  # (B, F * D + dense)
         experts = self.experts(x)  # (B, E, H)
         gates = self.gates(x)  # (B, K or 1, E)
         self.last_gates = gates.detach()

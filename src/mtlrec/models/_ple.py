@@ -15,7 +15,16 @@ from torch import nn
 
 from mtlrec.config import ModelConfig
 from mtlrec.data import Batch
-from mtlrec.layers import ExpertBank, Gates, InputLayer, TaskTowers, mix
+from mtlrec.layers import (
+    ExpertBank,
+    Gates,
+    InputLayer,
+    TaskTowers,
+    fused_dtype,
+    fused_linear,
+    gate_softmax,
+    mix,
+)
 from mtlrec.models._base import ModelSpec, MultiTaskModel
 from mtlrec.models._registry import register
 
@@ -124,18 +133,21 @@ class _ExtractionLevel(nn.Module):
         bias = None
         if gates[0].linear.bias is not None:
             bias = torch.cat([g.linear.bias for g in gates])
-        logits = nn.functional.linear(x, weight, bias)  # (B, K * S [+ N])
+        if fused_dtype(x) is not None:  # bfloat16 inference
+            logits = fused_linear(x, weight, bias)  # (B, K * S [+ N])
+        else:
+            logits = nn.functional.linear(x, weight, bias)  # (B, K * S [+ N])
         num_tasks, size = self.selection.shape  # K, S = m_k + m_s
         task_logits = logits[:, : num_tasks * size].view(-1, num_tasks, size)
-        task_weights = torch.softmax(task_logits, dim=-1)  # (B, K, S)
+        task_weights = gate_softmax(task_logits)  # (B, K, S)
         placed = task_weights.new_zeros(x.shape[0], num_tasks, every.shape[1])
         index = self.selection.expand(x.shape[0], -1, -1)
         placed = placed.scatter(2, index, task_weights)  # (B, K, N)
         outputs = list(mix(placed, every).unbind(1))  # K x (B, H)
         shared_out = None
         if self.shared_gate is not None:
-            shared_weights = torch.softmax(logits[:, num_tasks * size :], dim=-1)
-            shared_out = mix(shared_weights.unsqueeze(1), every).squeeze(1)  # (B, H)
+            shared_logits = logits[:, num_tasks * size :].unsqueeze(1)  # (B, 1, N)
+            shared_out = mix(gate_softmax(shared_logits), every).squeeze(1)  # (B, H)
         return outputs, shared_out, list(task_weights.unbind(1))
 
 
@@ -182,7 +194,7 @@ class PLE(MultiTaskModel):
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
-        x = self.inputs.from_batch(batch)  # (B, F * D + dense)
+        x = self.inputs.from_batch(batch, fused=True)  # (B, F * D + dense)
         task_inputs, shared = [x] * self.spec.num_tasks, x
         for level in self.levels:
             task_inputs, shared_out, gates = level(task_inputs, shared)

@@ -69,7 +69,7 @@ class SharedBottom(MultiTaskModel):
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
-        x = self.inputs.from_batch(batch)  # (B, F * D + dense)
+        x = self.inputs.from_batch(batch, fused=True)  # (B, F * D + dense)
         shared = self.bottom(x)  # (B, H)
         per_task = shared.unsqueeze(1).expand(-1, self.spec.num_tasks, -1)  # (B, K, H)
         return self.outputs_from_matrix(self.towers(per_task))  # K x (B,)

@@ -10,6 +10,7 @@ import torch
 
 from mtlrec.config import ObjectiveTerm
 from mtlrec.data import EncodedData, iterate_batches
+from mtlrec.layers import reuse_casts
 from mtlrec.losses import ENTIRE_SUFFIX, ancestors, task_predictions
 from mtlrec.metrics import auc, calibration, gauc, logloss, mae, mse, rmse, xauc
 from mtlrec.models import MultiTaskModel
@@ -58,13 +59,14 @@ def predict_scores(
         device, dtype=torch.bfloat16, enabled=precision == "bfloat16"
     )
     chunks: dict[str, list[torch.Tensor]] = {}
-    for batch in iterate_batches(data, batch_size):
-        with autocast:
-            outputs = model(batch)
-        outputs = {name: value.float() for name, value in outputs.items()}
-        predictions = task_predictions(model.spec, outputs, model.output_space)
-        for name, values in predictions.items():
-            chunks.setdefault(name, []).append(values)
+    with reuse_casts():  # the parameters are cast to bfloat16 once, not per batch
+        for batch in iterate_batches(data, batch_size):
+            with autocast:
+                outputs = model(batch)
+            outputs = {name: value.float() for name, value in outputs.items()}
+            predictions = task_predictions(model.spec, outputs, model.output_space)
+            for name, values in predictions.items():
+                chunks.setdefault(name, []).append(values)
     model.train(was_training)
     return {name: torch.cat(parts).float().numpy() for name, parts in chunks.items()}
 
