@@ -9,7 +9,13 @@ from functools import partial
 import torch
 from torch import nn
 
-from mtlrec.layers._fused import cast, cast_each, fused_dtype, fused_linear, prepared
+from mtlrec.layers._fused import (
+    foldable,
+    fused_dtype,
+    fused_linear,
+    norm_affine,
+    prepared,
+)
 
 __all__ = ["ExpertBank", "Gates", "TaskTowers", "gate_softmax", "mix"]
 
@@ -114,7 +120,8 @@ class ExpertBank(nn.Module):
 
 def _fused(bank: ExpertBank, x: torch.Tensor) -> bool:
     """Whether ``bank`` runs on ``x`` through the fused bfloat16 inference path."""
-    return bank.norms is None and not bank.training and fused_dtype(x) is not None
+    norms = bank.norms is None or all(foldable(norm) for norm in bank.norms)
+    return norms and not bank.training and fused_dtype(x) is not None
 
 
 def _run_experts_fused(banks: Sequence[ExpertBank], x: torch.Tensor) -> torch.Tensor:
@@ -126,16 +133,29 @@ def _run_experts_fused(banks: Sequence[ExpertBank], x: torch.Tensor) -> torch.Te
     """
     outputs = []
     for bank in banks:
-        layers = [
-            (cast_each(weight), cast_each(bias))
-            for weight, bias in zip(bank.weights, bank.biases, strict=True)
-        ]
+        layers = prepared("layers", bank.weights[0], partial(_bank_layers, bank))
         for e in range(bank.num_experts):
             hidden = x
             for weight, bias in layers:  # E x (out, in), E x (out,)
                 hidden = fused_linear(hidden, weight[e], bias[e], relu=True)  # (B, out)
             outputs.append(hidden)
     return torch.stack(outputs, dim=1)  # (B, sum E, H)
+
+
+def _bank_layers(
+    bank: ExpertBank,
+) -> list[tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]]:
+    """Each layer's bfloat16 weights and biases, expert by expert, norms folded in."""
+    layers = []
+    for i, (weight, bias) in enumerate(zip(bank.weights, bank.biases, strict=True)):
+        if bank.norms is not None:  # channels (e, unit)
+            scale, shift = norm_affine(bank.norms[i])
+            scale = scale.view_as(bias)  # (E, out)
+            weight = weight * scale.unsqueeze(-1)
+            bias = bias * scale + shift.view_as(bias)
+        bf16 = torch.bfloat16
+        layers.append((weight.to(bf16).unbind(0), bias.to(bf16).unbind(0)))
+    return layers
 
 
 class _JointNorm:
@@ -380,7 +400,8 @@ class TaskTowers(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map per-task inputs ``(B, K, H)`` to per-task outputs ``(B, K)``."""
-        if self.norms is None and not self.training and fused_dtype(x) is not None:
+        norms = self.norms is None or all(foldable(norm) for norm in self.norms)
+        if norms and not self.training and fused_dtype(x) is not None:
             return self._forward_fused(x)
         hidden = x.transpose(0, 1)  # (K, B, H)
         last = len(self.weights) - 1
@@ -402,36 +423,47 @@ class TaskTowers(nn.Module):
         meets all first layers as one stacked weight; otherwise each layer is
         one product with a block-diagonal weight, which costs ``K`` times the
         arithmetic and so is used only for small layers (always for the
-        ``H' -> 1`` outputs); larger ones run tower by tower.
+        ``H' -> 1`` outputs); larger ones run tower by tower. Batch
+        normalisation is folded into the weights.
         """
         num_tasks = x.shape[1]  # K
-        last = len(self.weights) - 1
+        layers = prepared("layers", self.weights[0], self._inference_layers)
+        last = len(layers) - 1
+        start = 0
+        hidden = x.flatten(1)  # (B, K * H)
         if x.stride(1) == 0:  # the same (B, H) for every task
-            weight, bias = self.weights[0], self.biases[0]  # (K, H, H'), (K, 1, H')
+            weight, bias = layers[0]  # (K, H, H'), (K, 1, H')
             stacked = prepared("stacked", weight, partial(_stacked, weight))
-            hidden = fused_linear(x[:, 0], stacked, _flat(bias), last > 0)
-            layers = zip(self.weights[1:], self.biases[1:], strict=True)
-            first = 1
-        else:
-            hidden = x.flatten(1)  # (B, K * H)
-            layers = zip(self.weights, self.biases, strict=True)
-            first = 0
-        for i, (weight, bias) in enumerate(layers, start=first):  # (K, in, out)
+            hidden = fused_linear(x[:, 0], stacked, bias.flatten(), last > 0)
+            start = 1
+        for i, (weight, bias) in enumerate(layers[start:], start=start):
             relu = i < last
             if num_tasks * weight.shape[1] * weight.shape[2] <= _BLOCK_DIAGONAL_MAX:
                 block = prepared("block", weight, partial(_block_diagonal, weight))
-                hidden = fused_linear(hidden, block, _flat(bias), relu)
-            else:
-                parts = hidden.chunk(num_tasks, dim=1)  # K x (B, in)
-                weights, biases = cast_each(weight), cast_each(bias)
-                hidden = torch.cat(
-                    [
-                        fused_linear(part, w.t(), b[0], relu)
-                        for part, w, b in zip(parts, weights, biases, strict=True)
-                    ],
-                    dim=1,
-                )  # (B, K * out)
+                hidden = fused_linear(hidden, block, bias.flatten(), relu)
+                continue
+            parts = hidden.chunk(num_tasks, dim=1)  # K x (B, in)
+            outputs = [
+                fused_linear(part, weight[k].t(), bias[k, 0], relu)
+                for k, part in enumerate(parts)
+            ]
+            hidden = torch.cat(outputs, dim=1)  # (B, K * out)
         return hidden  # (B, K)
+
+    def _inference_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each layer's bfloat16 ``(K, in, out)`` weight and ``(K, 1, out)`` bias.
+
+        Batch normalisation (channels ``(k, unit)``) is folded in.
+        """
+        layers = []
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if self.norms is not None and i < len(self.norms):
+                scale, shift = norm_affine(self.norms[i])
+                scale = scale.view_as(bias)  # (K, 1, out)
+                weight = weight * scale
+                bias = bias * scale + shift.view_as(bias)
+            layers.append((weight.to(torch.bfloat16), bias.to(torch.bfloat16)))
+        return layers
 
 
 # Largest K * in * out of a tower layer run as one block-diagonal product in
@@ -441,15 +473,10 @@ _BLOCK_DIAGONAL_MAX = 32_768
 
 
 def _stacked(weight: torch.Tensor) -> torch.Tensor:
-    """``(K, in, out)`` tower weights as one ``(K * out, in)`` bfloat16 weight."""
-    return cast(weight).transpose(1, 2).reshape(-1, weight.shape[1])
+    """``(K, in, out)`` tower weights as one ``(K * out, in)`` weight."""
+    return weight.transpose(1, 2).reshape(-1, weight.shape[1])
 
 
 def _block_diagonal(weight: torch.Tensor) -> torch.Tensor:
     """``(K, in, out)`` tower weights as one block-diagonal ``(K * out, K * in)``."""
-    return torch.block_diag(*cast(weight).transpose(1, 2))
-
-
-def _flat(bias: torch.Tensor) -> torch.Tensor:
-    """``(K, 1, out)`` tower biases as one bfloat16 ``(K * out,)``."""
-    return prepared("flat", bias, lambda: cast(bias).flatten())
+    return torch.block_diag(*weight.transpose(1, 2))

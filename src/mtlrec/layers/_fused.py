@@ -7,7 +7,9 @@ and every call casts the layer's float32 weights again. oneDNN's fused linear
 for CPU inference) adds the bias and applies the ReLU while the product
 writes its output. The layers use it through :func:`fused_linear` when
 :func:`fused_dtype` allows, that is, only where no gradient is recorded: the
-kernel has no backward.
+kernel has no backward. A batch normalisation between a linear layer and its
+ReLU is, in eval mode, a per-channel affine map, folded into the layer's
+weights (:func:`norm_affine`).
 
 Inside :func:`reuse_casts` (every whole-split prediction runs in one), each
 parameter is cast to bfloat16 (and rearranged where a layer needs it, see
@@ -27,10 +29,11 @@ from torch import nn
 
 __all__ = [
     "cast",
-    "cast_each",
+    "foldable",
     "fused_dtype",
     "fused_linear",
     "gather",
+    "norm_affine",
     "prepared",
     "reuse_casts",
 ]
@@ -114,14 +117,6 @@ def cast(tensor: torch.Tensor) -> torch.Tensor:
     return prepared("cast", tensor, lambda: tensor.to(torch.bfloat16))
 
 
-def cast_each(tensor: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``cast(tensor).unbind(0)``: the bfloat16 slices along the first axis.
-
-    Inside :func:`reuse_casts`, they are made once, as the cast is.
-    """
-    return prepared("each", tensor, lambda: cast(tensor).unbind(0))
-
-
 def gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``nn.functional.embedding(index, table)`` in bfloat16.
 
@@ -135,6 +130,33 @@ def gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         return nn.functional.embedding(index, cast(table))
     gathered[0] += index.numel()
     return nn.functional.embedding(index, table).to(torch.bfloat16)
+
+
+def foldable(norm: nn.Module) -> bool:
+    """Whether ``norm`` is a ``BatchNorm1d`` in eval mode with running statistics."""
+    return (
+        isinstance(norm, nn.BatchNorm1d)
+        and not norm.training
+        and norm.running_mean is not None
+        and norm.running_var is not None
+    )
+
+
+def norm_affine(norm: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """A :func:`foldable` norm as ``x * scale + shift``, per channel.
+
+    Folding it into the linear layer before it, ``W' = scale * W`` and
+    ``b' = scale * b + shift``, gives a single linear layer (inference only).
+    """
+    assert isinstance(norm, nn.BatchNorm1d) and foldable(norm)
+    assert norm.running_mean is not None and norm.running_var is not None
+    scale = torch.rsqrt(norm.running_var + norm.eps)  # (channels,)
+    if norm.weight is not None:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias
+    return scale, shift
 
 
 def prepared(kind: str, tensor: torch.Tensor, make: Callable[[], _T]) -> _T:

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from mtlrec.layers._fused import fused_dtype, fused_linear
+from mtlrec.layers._fused import (
+    foldable,
+    fused_dtype,
+    fused_linear,
+    norm_affine,
+    prepared,
+)
 
 __all__ = ["MLP"]
 
@@ -63,19 +69,34 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the layers to ``x`` of shape ``(B, input_dim)``."""
-        if self.training or fused_dtype(x) is None:
+        norms = all(foldable(m) for m in self.net if isinstance(m, nn.BatchNorm1d))
+        first = next(self.parameters(), None)  # None: the identity
+        if self.training or not norms or first is None or fused_dtype(x) is None:
             return self.net(x)
-        # bfloat16 inference: each Linear with the ReLU right after it in one
-        # call; other layers (batch norm, dropout in eval) as they are.
-        layers = list(self.net)
-        i = 0
-        while i < len(layers):
-            layer = layers[i]
-            if isinstance(layer, nn.Linear):
-                relu = i + 1 < len(layers) and isinstance(layers[i + 1], nn.ReLU)
-                x = fused_linear(x, layer.weight, layer.bias, relu)
-                i += 2 if relu else 1
-            else:
-                x = layer(x)
-                i += 1
+        layers = prepared("layers", first, self._inference_layers)
+        for weight, bias, relu in layers:
+            x = fused_linear(x, weight, bias, relu)
         return x
+
+    def _inference_layers(self) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
+        """Each ``Linear`` as a bfloat16 weight and bias, and whether a ReLU follows.
+
+        For bfloat16 inference: a batch norm after a ``Linear`` is folded
+        into it, and dropout (the identity in eval mode) is left out.
+        """
+        layers = []
+        modules = list(self.net)
+        for i, module in enumerate(modules):
+            if not isinstance(module, nn.Linear):
+                continue
+            weight: torch.Tensor = module.weight
+            bias: torch.Tensor = module.bias
+            after = modules[i + 1 : i + 3]
+            if after and isinstance(after[0], nn.BatchNorm1d):
+                scale, shift = norm_affine(after.pop(0))
+                weight = weight * scale.unsqueeze(1)
+                bias = bias * scale + shift
+            relu = bool(after) and isinstance(after[0], nn.ReLU)
+            bf16 = torch.bfloat16
+            layers.append((weight.to(bf16), bias.to(bf16), relu))
+        return layers
