@@ -55,6 +55,41 @@ def test_export_command_reads_rows_from_data(mmoe_run, tmp_path):
     assert "verified on 30 rows" in result.output
 
 
+def test_export_command_reads_a_parquet_file_by_its_suffix(mmoe_run, tmp_path):
+    rows = tmp_path / "rows.parquet"
+    pd.read_csv(DATA / "rows.csv").to_parquet(rows)
+    out = tmp_path / "model.pt"
+    args = ["export", str(mmoe_run), "--format", "torchscript", "--out", str(out)]
+
+    result = CliRunner().invoke(cli, [*args, "--data", str(rows)])
+
+    assert result.exit_code == 0, result.output
+    assert "verified on 240 rows" in result.output  # every row of the file
+
+
+def test_export_of_a_domain_model_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    overrides = [
+        "data.domain_column=city",
+        "model={name: m3oe, star_units: 8, hidden_dim: 8, expert_dim: 4, "
+        "num_shared_experts: 2, tower_dim: 4}",
+        "train.epochs=1",
+    ]
+    config = load_config(DATA / "mmoe.yaml", overrides)
+    run = train_run(config, data_dir=DATA, out=tmp_path / "m3oe")
+    out = tmp_path / "m.onnx"
+    monkeypatch.setattr(sys, "argv", ["mtlrec", "export", str(run), "--out", str(out)])
+
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: export has no input for each row's domain yet, which m3oe reads; "
+        "score this run with mtlrec predict or mtlrec serve"
+    )
+    assert not out.exists()
+
+
 def test_export_command_error_is_one_line(tmp_path, monkeypatch, capsys):
     args = ["mtlrec", "export", str(tmp_path), "--out", str(tmp_path / "m.onnx")]
     monkeypatch.setattr(sys, "argv", args)

@@ -57,11 +57,12 @@ def test_missing_label_column():
         build_labels(frame, tasks, "split 'x'")
 
 
-@pytest.mark.parametrize("value", [2, -1, 0.5])
-def test_binary_label_outside_zero_one(value):
+@pytest.mark.parametrize(("value", "shown"), [(2, "2"), (-1, "-1"), (0.5, "0.5")])
+def test_binary_label_outside_zero_one(value, shown):
     frame = pd.DataFrame({"click": [0, 1, value]})
 
-    with pytest.raises(ValueError, match=r"binary labels must be 0 or 1"):
+    # The value as written, not a NumPy scalar's repr (np.float64(0.5)).
+    with pytest.raises(ValueError, match=rf"holds {shown}; binary labels must be 0"):
         build_labels(frame, [TaskConfig(name="c", label="click")], "here")
 
 

@@ -1,6 +1,8 @@
 """Tests of mtlrec/export/_export.py: ONNX and TorchScript files, verified."""
 
+import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import onnxruntime
@@ -167,3 +169,16 @@ def test_every_registered_model_exports(model_name, tmp_path):
     report = export_run(run_dir, tmp_path / "model.pt", "torchscript")
     assert list(report.outputs) == ["click", "buy", "buy__entire"]
     assert report.max_abs_diff < 1e-5
+
+
+def test_a_run_with_a_history_feature_is_refused(mmoe_run, tmp_path):
+    run = load_run(mmoe_run)
+    sequence = SimpleNamespace(name="recent_items")
+    run = dataclasses.replace(
+        run, feature_map=dataclasses.replace(run.feature_map, sequence=sequence)
+    )
+
+    with pytest.raises(NotImplementedError, match="history feature 'recent_items'"):
+        export_run(run, tmp_path / "model.onnx")
+
+    assert not (tmp_path / "model.onnx").exists()

@@ -25,6 +25,22 @@ def mmoe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def m3oe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An M3oE run over the same rows, with ``city`` as each row's domain."""
+    config = load_config(
+        DATA / "mmoe.yaml",
+        [
+            "data.domain_column=city",
+            "model={name: m3oe, star_units: 8, hidden_dim: 8, expert_dim: 4, "
+            "num_shared_experts: 2, tower_dim: 4}",
+            "train.epochs=1",
+        ],
+    )
+    out = tmp_path_factory.mktemp("serving") / "m3oe"
+    return train_run(config, data_dir=DATA, out=out)
+
+
+@pytest.fixture(scope="session")
 def rows() -> pd.DataFrame:
     """The raw rows the run was trained on."""
     return pd.read_csv(DATA / "rows.csv")

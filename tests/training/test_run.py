@@ -366,6 +366,30 @@ def test_label_declared_as_feature(tmp_path, config_doc):
     assert not (tmp_path / "run").exists()
 
 
+def test_group_column_may_also_be_a_named_feature(tmp_path, config_doc):
+    document = config_doc()  # "user" is a categorical feature
+    document["data"]["group_column"] = "user"
+
+    run_dir = train(parse_config(document), out=tmp_path / "run")
+
+    feature_map = load_run(run_dir).feature_map
+    assert "user" in [e.name for e in feature_map.categorical]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"]["click"]["gauc"] is not None
+
+
+def test_group_column_is_left_out_of_wildcard_features(tmp_path, config_doc):
+    document = config_doc()
+    document["features"]["categorical"] = [{"name": "*"}]
+    document["features"]["numeric"] = []
+    document["features"]["exclude"] = ["x1", "x2", "click", "conv", "rating"]
+    document["data"]["group_column"] = "user"
+
+    run_dir = train(parse_config(document), out=tmp_path / "run")
+
+    assert [e.name for e in load_run(run_dir).feature_map.categorical] == ["item"]
+
+
 def test_model_refusing_the_task_layout(tmp_path, config_doc):
     document = config_doc(model={"name": "esmm", "hidden_units": [4]})
 

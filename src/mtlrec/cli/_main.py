@@ -191,7 +191,8 @@ def predict(run_dir: str, data: str, out: str, precision: str | None) -> None:
     "--data",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Rows to verify on (default: the run's test split).",
+    help="CSV or Parquet file (or one in the run's own format) of rows to verify "
+    "on (default: the run's test split).",
 )
 @click.option(
     "--verify-rows",
@@ -219,7 +220,7 @@ def export(
 ) -> None:
     """Export the run in RUN_DIR to ONNX or TorchScript, checked on real rows."""
     from mtlrec import load_run
-    from mtlrec.data import read_frame
+    from mtlrec.data import read_rows_file
     from mtlrec.export import export_run
 
     if not ctx.obj.debug:
@@ -228,11 +229,7 @@ def export(
         logging.getLogger("onnxscript").setLevel(logging.WARNING)
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     run = load_run(run_dir)
-    frame = (
-        read_frame(run.config.data, str(Path(data).resolve()), Path("."))
-        if data is not None
-        else None
-    )
+    frame = read_rows_file(run.config.data, data) if data is not None else None
     report = export_run(run, out, fmt, frame, verify_rows, tolerance)
     outputs = ", ".join(
         f"{k} ({v})" if k != v else k for k, v in report.outputs.items()

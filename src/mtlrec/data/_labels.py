@@ -176,7 +176,7 @@ def _task_label(frame: pd.DataFrame, task: TaskConfig, where: str) -> np.ndarray
         if odd.size:
             raise ValueError(
                 f"task {task.name!r}: binary label column {task.label!r} in {where} "
-                f"holds {odd[0]!r}; binary labels must be 0 or 1 (or set "
+                f"holds {float(odd[0]):g}; binary labels must be 0 or 1 (or set "
                 "positive_values / positive_above)"
             )
     return values.astype(np.float32)

@@ -222,7 +222,8 @@ class FeatureMap:
         Args:
             frame: The training split.
             config: Which columns are categorical or numeric (globs allowed).
-            reserved: Columns that are never inputs (labels, split, group).
+            reserved: Columns that are never inputs (labels, split, weights,
+                and the group column unless a feature names it).
             domain_column: Column naming each row's domain (default None).
 
         Raises:
@@ -401,8 +402,8 @@ def _match(
 ) -> list[str]:
     if pattern in reserved:
         raise ValueError(
-            f"feature {pattern!r} is also a label, split or group column; remove it "
-            "from features (a label must not be an input)"
+            f"feature {pattern!r} is also a label, split or weight column, which "
+            "cannot be an input; remove it from features"
         )
     names = [c for c in candidates if fnmatch.fnmatchcase(c, pattern)]
     if not names:

@@ -88,6 +88,8 @@ class MultiTaskModel(nn.Module):
         child_loss_space: Where child tasks are supervised: ``"conditional"``
             (parent-positive rows, own label) or ``"joint"`` (all rows, label
             ``y_k * y_parent * ...``, prediction the product along the chain).
+        reads_domains: Whether ``forward`` needs each row's domain
+            (``batch.domains``); other models ignore it.
     """
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
@@ -95,6 +97,7 @@ class MultiTaskModel(nn.Module):
     summary: ClassVar[str] = ""
     output_space: ClassVar[Space] = "conditional"
     child_loss_space: ClassVar[Space] = "conditional"
+    reads_domains: ClassVar[bool] = False
 
     def __init__(self, spec: ModelSpec, config: ModelConfig) -> None:
         super().__init__()

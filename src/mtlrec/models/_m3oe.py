@@ -125,6 +125,7 @@ class M3oE(MultiTaskModel):
     config_class = M3oEConfig
     paper = "Zhang et al., M3oE, SIGIR 2024"
     summary = "multi-domain multi-task experts with learnt two-level fusion"
+    reads_domains = True
     config: M3oEConfig
 
     def __init__(self, spec: ModelSpec, config: M3oEConfig) -> None:

@@ -4,9 +4,11 @@ A body is ``{"rows": [{feature: value, ...}, ...]}``. Every categorical
 feature of the run must be present in every row; its value is a string, a
 number, a boolean or null (null and unseen values get the out-of-vocabulary
 id). A numeric feature may be omitted or null (both become the training fill
-value); when given it is a finite number. Keys that are not features (labels,
-ids) are ignored. The rows are then encoded with the run's own
-:class:`~mtlrec.features.FeatureMap` (see :class:`RowEncoder`).
+value); when given it is a finite number. A run trained with
+``data.domain_column`` also needs that column in every row, holding a domain
+seen in training. Keys that are not features (labels, ids) are ignored. The
+rows are then encoded with the run's own :class:`~mtlrec.features.FeatureMap`
+(see :class:`RowEncoder`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import json
 import math
 from typing import Any
 
-from mtlrec.features import FeatureMap
+import pandas as pd
+
+from mtlrec.features import FeatureMap, canonical_strings
 
 __all__ = ["RequestError", "check_rows", "parse_rows"]
 
@@ -114,14 +118,16 @@ def check_rows(
         feature_map: The run's feature map (which features exist, of what kind).
 
     Returns:
-        One dict per row holding exactly the feature keys: categorical values
-        as sent (an integral float becomes an int, as the feature map would key
-        it), numeric values as floats with NaN for omitted or null ones.
+        One dict per row holding exactly the feature keys (and the domain
+        column, if the run has one): categorical values as sent (an integral
+        float becomes an int, as the feature map would key it), numeric
+        values as floats with NaN for omitted or null ones.
 
     Raises:
-        RequestError: 422 for a missing categorical feature or a value of the
-            wrong type (an object or list anywhere, a string or boolean for a
-            numeric feature, a non-finite number).
+        RequestError: 422 for a missing categorical feature or domain, a
+            value of the wrong type (an object or list anywhere, a string or
+            boolean for a numeric feature, a non-finite number) or a domain
+            not seen in training.
     """
     categorical = [e.name for e in feature_map.categorical]
     numeric = [e.name for e in feature_map.numeric]
@@ -131,7 +137,41 @@ def check_rows(
         for name in numeric:
             values[name] = _number(row.get(name), name, i)
         checked.append(values)
+    if feature_map.domain_column is not None:
+        _check_domains(rows, checked, feature_map)
     return checked
+
+
+def _check_domains(
+    rows: list[dict[str, Any]], checked: list[dict[str, Any]], feature_map: FeatureMap
+) -> None:
+    """Copy each row's domain into ``checked``; refuse absent or unseen ones."""
+    column = feature_map.domain_column
+    assert column is not None  # checked by the caller
+    values = []
+    for i, row in enumerate(rows):
+        value = row.get(column)
+        if value is None or not isinstance(value, _CATEGORICAL_TYPES):
+            got = "no value" if value is None else _kind(value)
+            raise RequestError(
+                422,
+                f"row {i} needs its domain in {column!r} (a string or number; the "
+                f"run was trained on the domains {feature_map.domains!r}), got {got}",
+                f"rows[{i}].{column}",
+            )
+        values.append(value)
+    keys = canonical_strings(pd.Series(values, dtype=object)).astype(str)
+    known = set(feature_map.domains)
+    for i, key in enumerate(keys):
+        if key not in known:
+            raise RequestError(
+                422,
+                f"row {i} has the domain {values[i]!r} in {column!r}, which the run "
+                f"was not trained on; known domains: {feature_map.domains!r}",
+                f"rows[{i}].{column}",
+            )
+    for values_of_row, value in zip(checked, values, strict=True):
+        values_of_row[column] = value
 
 
 def _category(row: dict[str, Any], name: str, index: int) -> Any:

@@ -8,6 +8,7 @@ import platform
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 import mtlrec
@@ -35,9 +36,19 @@ class Scorer:
 
     Args:
         run: The loaded run (model in eval mode).
+
+    Raises:
+        NotImplementedError: The run has a history feature, which requests
+            cannot carry yet.
     """
 
     def __init__(self, run: LoadedRun) -> None:
+        sequence = run.feature_map.sequence
+        if sequence is not None:
+            raise NotImplementedError(
+                f"serving has no way to send the history feature {sequence.name!r} "
+                "yet; score this run with mtlrec predict"
+            )
         self.run = run
         self.config = run.config.serving
         self.task_names = [t.name for t in run.config.tasks]
@@ -65,13 +76,25 @@ class Scorer:
             ``{"score": (B,)}``, the fused ranking score.
         """
         ids, dense = self.encoder.encode(rows)
-        encoded = EncodedData(torch.from_numpy(ids), torch.from_numpy(dense))
+        encoded = EncodedData(
+            torch.from_numpy(ids), torch.from_numpy(dense), domains=self._domains(rows)
+        )
         train = self.run.config.train
         scores = predict_scores(
             self.run.model, encoded, train.eval_batch_size, train.eval_precision
         )
         scores[SCORE] = fuse_scores(scores, self.config.score, self.task_names)
         return scores
+
+    def _domains(self, rows: list[dict[str, Any]]) -> torch.Tensor | None:
+        """``(B,)`` domain indices of checked rows; None without a domain column."""
+        column = self.run.feature_map.domain_column
+        if column is None:
+            return None
+        frame = pd.DataFrame({column: [row[column] for row in rows]})
+        domains = self.run.feature_map.transform_domains(frame, "the request")
+        assert domains is not None  # the run has a domain column
+        return torch.from_numpy(domains)
 
     def response(self, scores: dict[str, np.ndarray]) -> dict[str, Any]:
         """The JSON body for scores from :meth:`score_rows`.

@@ -349,8 +349,10 @@ def _reserved_columns(config: RunConfig) -> set[str]:
     reserved = set()
     if config.data.split.method == "column" and config.data.split.column:
         reserved.add(config.data.split.column)
-    if config.data.group_column:
-        reserved.add(config.data.group_column)
+    group, features = config.data.group_column, config.features
+    named = {f.name for f in features.categorical} | {f.name for f in features.numeric}
+    if group and group not in named:  # a group column named as a feature is one
+        reserved.add(group)
     weights = [config.data.weight_column] + [t.weight_column for t in config.tasks]
     reserved.update(w for w in weights if w)
     return reserved
