@@ -86,6 +86,20 @@ def test_bfloat16_prediction_is_close_to_float32_and_returns_float32():
     assert any(not np.array_equal(approx[n], exact[n]) for n in exact)
 
 
+@pytest.mark.parametrize(
+    ("precision", "batches"),
+    [("float32", [2048] * 4 + [1808]), ("bfloat16", [8192, 1808])],
+)
+def test_prediction_batch_size_defaults_by_precision(precision, batches):
+    model = model_for()
+    sizes = []
+    model.register_forward_hook(lambda m, args, out: sizes.append(len(args[0].dense)))
+
+    predict_scores(model, data(num_rows=10_000), batch_size=None, precision=precision)
+
+    assert sizes == batches
+
+
 def test_unknown_prediction_precision_is_refused():
     with pytest.raises(ValueError, match="float32 or bfloat16"):
         predict_scores(model_for(), data(), batch_size=64, precision="float16")

@@ -52,7 +52,7 @@ from mtlrec.training._checkpoint import (
     write_text_atomic,
 )
 from mtlrec.training._diagnostics import gate_report
-from mtlrec.training._evaluate import Evaluator, predict_scores
+from mtlrec.training._evaluate import EVAL_BATCH_SIZE, Evaluator, predict_scores
 from mtlrec.training._tensorboard import TensorBoardLogger
 from mtlrec.training._trainer import Trainer
 
@@ -329,7 +329,8 @@ def _finish(
             pd.DataFrame(labels.numpy(), columns=names).to_parquet(
                 run_dir / "labels_test.parquet", index=False
             )
-    gates = gate_report(model, data["test"], config.train.eval_batch_size, "test")
+    rows = config.train.eval_batch_size or EVAL_BATCH_SIZE["float32"]  # float32
+    gates = gate_report(model, data["test"], rows, "test")
     if gates is not None:
         write_json_atomic(run_dir / "gates_test.json", gates)
     write_json_atomic(run_dir / METRICS, metrics)
