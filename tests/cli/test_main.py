@@ -322,6 +322,65 @@ def test_predict_refuses_a_bad_output_path_in_one_line(
     assert not (tmp_path / out.split("/")[0]).exists()
 
 
+def test_predict_keeps_named_columns_before_the_scores(
+    tmp_path, monkeypatch, capsys, finished_run
+):
+    rows = pd.read_csv(finished_run["data_dir"] / "test.csv")
+    rows.insert(0, "request_id", [f"r{i}" for i in range(len(rows))])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    plain, kept = tmp_path / "plain.csv", tmp_path / "kept.csv"
+    args = ["predict", finished_run["run_dir"], "--data", tmp_path / "rows.csv"]
+
+    assert run_cli(monkeypatch, capsys, *args, "--out", plain)[0] == 0
+    code, out, _ = run_cli(
+        monkeypatch,
+        capsys,
+        *args,
+        "--out",
+        kept,
+        "--keep",
+        "request_id",
+        "--keep",
+        "user",
+    )
+
+    assert code == 0
+    assert out.strip() == f"wrote 60 rows x 6 columns to {kept}"
+    scores, with_ids = pd.read_csv(plain), pd.read_csv(kept)
+    assert list(with_ids.columns) == ["request_id", "user", *scores.columns]
+    assert with_ids["request_id"].tolist() == rows["request_id"].tolist()
+    assert with_ids["user"].tolist() == rows["user"].tolist()
+    pd.testing.assert_frame_equal(with_ids[list(scores.columns)], scores)
+
+
+@pytest.mark.parametrize(
+    ("keep", "message"),
+    [
+        ("session", "--keep names columns that"),
+        ("click", "share a name with a score column"),
+    ],
+)
+def test_predict_refuses_a_bad_keep_column_in_one_line(
+    tmp_path, monkeypatch, capsys, finished_run, keep, message
+):
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "predict",
+        finished_run["run_dir"],
+        "--data",
+        finished_run["data_dir"] / "test.csv",
+        "--out",
+        tmp_path / "p.csv",
+        "--keep",
+        keep,
+    )
+
+    assert code == 2
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_evaluate_takes_split_or_data_not_both(
     tmp_path, monkeypatch, capsys, finished_run
 ):

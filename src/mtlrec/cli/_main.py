@@ -147,9 +147,21 @@ def evaluate(
     type=click.Path(dir_okay=False),
     help="Output file, .csv or .parquet: one column per task.",
 )
+@click.option(
+    "--keep",
+    "keep",
+    multiple=True,
+    metavar="COLUMN",
+    help="Column of --data to copy into the output before the scores, such as "
+    "a user or item id (repeatable).",
+)
 @_precision_option
-def predict(run_dir: str, data: str, out: str, precision: str | None) -> None:
+def predict(
+    run_dir: str, data: str, out: str, keep: tuple[str, ...], precision: str | None
+) -> None:
     """Score the rows of a file with the run in RUN_DIR."""
+    import pandas as pd
+
     from mtlrec import load_run, predict
     from mtlrec.data import read_rows_file
 
@@ -162,7 +174,22 @@ def predict(run_dir: str, data: str, out: str, precision: str | None) -> None:
         )
     run = load_run(run_dir)
     frame = read_rows_file(run.config.data, data)
+    missing = [column for column in keep if column not in frame.columns]
+    if missing:
+        raise click.UsageError(
+            f"--keep names columns that {data!r} lacks: {missing}; "
+            f"it has {list(frame.columns)}"
+        )
     scores = predict(run, frame, precision=precision)
+    clashes = [column for column in keep if column in scores.columns]
+    if clashes:
+        raise click.UsageError(
+            f"--keep columns {clashes} share a name with a score column; "
+            "rename them in the data file"
+        )
+    if keep:
+        kept = frame[list(dict.fromkeys(keep))].reset_index(drop=True)
+        scores = pd.concat([kept, scores.reset_index(drop=True)], axis=1)
     if target.suffix == ".parquet":
         scores.to_parquet(target, index=False)
     else:
