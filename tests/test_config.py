@@ -41,7 +41,8 @@ def test_model_section_selects_registered_config_class(config_doc):
 @pytest.mark.parametrize(
     ("path", "key", "match"),
     [
-        ((), "epochs", r"config key 'epochs' is not a known setting"),
+        ((), "epochs", r"'epochs' is not a known setting; did you mean 'train\.epochs"),
+        ((), "csv_separator", r"did you mean 'data\.csv_separator'"),
         (("train",), "epoch", r"'train\.epoch'.*did you mean 'train\.epochs'"),
         (("train", "optimizer"), "learning_rate", r"'train\.optimizer\.learning_rate'"),
         (("data", "split"), "sed", r"'data\.split\.sed'.*mean 'data\.split\.seed'"),
@@ -58,6 +59,15 @@ def test_unknown_key_is_named_with_valid_keys(config_doc, path, key, match):
     with pytest.raises(ConfigError, match=match) as info:
         parse_config(document)
     assert "valid keys here" in str(info.value)
+
+
+def test_a_comma_list_without_brackets_names_the_fix(config_doc):
+    with pytest.raises(
+        ConfigError,
+        match=r"'model\.expert_units': Input should be a valid list \(got '16,8'\); "
+        r"write a list in brackets: model\.expert_units=\[16,8\]$",
+    ):
+        parse_config(config_doc(), ["model.expert_units=16,8"])
 
 
 def test_misspelt_required_section_is_named(config_doc):

@@ -801,7 +801,11 @@ def _describe(
         return f"config key {location!r} is required; add it"
     message = error["msg"].removeprefix("Value error, ")
     if kind != "value_error":
-        return f"config key {location!r}: {message} (got {error.get('input')!r})"
+        given = error.get("input")
+        fix = ""
+        if kind == "list_type" and isinstance(given, str) and "," in given:
+            fix = f"; write a list in brackets: {location}=[{given}]"
+        return f"config key {location!r}: {message} (got {given!r}){fix}"
     if message.startswith("config key") or not location:
         return message
     return f"config key {location!r}: {message}"
@@ -812,6 +816,14 @@ def _unknown_key_message(location: str, parts: list[str], root: type[BaseModel])
     valid = _valid_keys(parts[:-1], root)
     hint = difflib.get_close_matches(key, valid, n=1)
     head, dot, _ = location.rpartition(".")
+    if not hint and len(parts) == 1:  # a section's key given at the top level
+        hint = [
+            f"{name}.{key}"
+            for name, field in root.model_fields.items()
+            if isinstance(field.annotation, type)
+            and issubclass(field.annotation, BaseModel)
+            and key in field.annotation.model_fields
+        ][:1]
     fix = f"; did you mean {head + dot + hint[0]!r}?" if hint else ";"
     return (
         f"config key {location!r} is not a known setting{fix} valid keys here: "

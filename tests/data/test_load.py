@@ -168,7 +168,12 @@ def test_census_directory_without_files(tmp_path):
     (tmp_path / "census").mkdir()
     config = DataConfig(format="census_income", path="census")
 
-    with pytest.raises(FileNotFoundError, match=r"no census-income\.data"):
+    # The fix names the folder --data-dir must hold, not the files' own folder.
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"no census-income\.data.* into that folder, or point --data-dir at "
+        r"the folder that holds 'census/'$",
+    ):
         load_splits(config, tmp_path)
 
 

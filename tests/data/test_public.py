@@ -52,8 +52,15 @@ def test_movielens_rejects_malformed_files(
 
 
 def test_movielens_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="u.data"):
-        read_movielens_100k(tmp_path)
+    folder = tmp_path / "movielens-100k"
+    folder.mkdir()
+
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"u\.data' does not exist; put the original files in '.*movielens-100k'"
+        r", or point --data-dir at the folder that holds 'movielens-100k/'$",
+    ):
+        read_movielens_100k(folder)
 
 
 def test_taobao_pairs_form_a_consistent_funnel(tmp_path: Path) -> None:
@@ -173,6 +180,25 @@ def test_movielens_rows_file_of_a_run_is_the_file_given(tmp_path: Path) -> None:
     assert len(read_rows_file(config, tmp_path / "u1.test")) == 1
     with pytest.raises(ValueError, match="notes.txt has 1 fields per row"):
         read_rows_file(config, tmp_path / "notes.txt")
+
+
+def test_movielens_rows_to_score_keep_the_file_order(tmp_path: Path) -> None:
+    # Scores must line up with the lines of the file they were asked for; the
+    # reader used to sort these rows by user and time.
+    from mtlrec.config import DataConfig
+    from mtlrec.data import read_rows_file
+
+    _write_movielens(tmp_path)
+    (tmp_path / "u1.test").write_text("2\t11\t2\t70\n1\t10\t4\t90\n1\t11\t5\t30\n")
+    config = DataConfig(format="movielens_100k", path=str(tmp_path))
+
+    rows = read_rows_file(config, tmp_path / "u1.test")
+
+    assert rows["user_id"].tolist() == [2, 1, 1]
+    assert rows["timestamp"].tolist() == [70, 90, 30]
+    assert rows["occupation"].tolist() == ["writer", "student", "student"]
+    sorted_rows = read_movielens_100k(tmp_path / "u1.test")
+    assert sorted_rows["timestamp"].tolist() == [30, 90, 70]
 
 
 def test_movielens_ragged_file_is_named_in_one_line(tmp_path: Path) -> None:

@@ -442,10 +442,35 @@ def test_overwrite_with_bad_data_keeps_the_old_run(tmp_path, tiny_frame, config_
 
 def test_interrupted_run_folder_is_refused(tmp_path, config_doc):
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "history.json").write_text("[]")
+    for name in ("config.yaml", "feature_map.json", "history.json"):
+        (tmp_path / "run" / name).write_text("{}")
 
-    with pytest.raises(RunExistsError, match=r"an earlier or interrupted run"):
+    with pytest.raises(RunExistsError, match=r"holds an interrupted run.*--overwrite"):
         train(parse_config(config_doc()), out=tmp_path / "run")
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_that_is_not_a_run_is_never_replaced(tmp_path, config_doc, overwrite):
+    folder = tmp_path / "mine"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "keep.txt").write_text("keep")
+    (folder / "data.csv").write_text("a,b\n1,2\n")
+    (folder / "config.yaml").write_text("my own config")
+    before = _tree(folder)
+
+    with pytest.raises(
+        RunExistsError,
+        match=r"holds files that are not an mtlrec run \('config.yaml', 'data.csv', "
+        r"'sub'\); choose a new or empty one .*--overwrite replaces only an earlier "
+        r"run$",
+    ):
+        train(parse_config(config_doc()), out=folder, overwrite=overwrite)
+
+    assert _tree(folder) == before
+
+
+def _tree(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.*")}
 
 
 def test_output_that_is_a_file(tmp_path, config_doc):

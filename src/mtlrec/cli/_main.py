@@ -163,7 +163,7 @@ def predict(
     import pandas as pd
 
     from mtlrec import load_run, predict
-    from mtlrec.data import read_rows_file
+    from mtlrec.data import columns_hint, read_rows_file
 
     target = Path(out)
     if target.suffix not in (".csv", ".parquet"):
@@ -174,11 +174,16 @@ def predict(
         )
     run = load_run(run_dir)
     frame = read_rows_file(run.config.data, data)
-    missing = [column for column in keep if column not in frame.columns]
-    if missing:
+    for column in keep:
+        if column in frame.columns:
+            continue
+        parts = [part.strip() for part in column.split(",")]
+        if len(parts) > 1 and all(part in frame.columns for part in parts):
+            repeated = " ".join(f"--keep {part}" for part in parts)
+            raise click.UsageError(f"give one column per --keep: {repeated}")
         raise click.UsageError(
-            f"--keep names columns that {data!r} lacks: {missing}; "
-            f"it has {list(frame.columns)}"
+            f"--keep column {column!r} is not in {data!r}"
+            f"{columns_hint(column, frame.columns)}"
         )
     scores = predict(run, frame, precision=precision)
     clashes = [column for column in keep if column in scores.columns]

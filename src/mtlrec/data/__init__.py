@@ -1,6 +1,7 @@
 """Reading, splitting and batching data; the built-in synthetic data set."""
 
 from mtlrec.data._batch import Batch, EncodedData, iterate_batches
+from mtlrec.data._columns import columns_hint
 from mtlrec.data._labels import build_labels, build_weights, check_both_classes
 from mtlrec.data._load import (
     DATA_DIR_VARIABLE,
@@ -34,6 +35,7 @@ __all__ = [
     "build_labels",
     "build_weights",
     "check_both_classes",
+    "columns_hint",
     "funnel_step_names",
     "generate_frame",
     "history_index",

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from mtlrec.config import TaskConfig
+from mtlrec.data._columns import columns_hint
 
 __all__ = ["build_labels", "build_weights", "check_both_classes"]
 
@@ -132,7 +133,7 @@ def build_weights(
         if column not in frame.columns:
             raise ValueError(
                 f"task {tasks[k].name!r}: weight column {column!r} is not in "
-                f"{where}; columns are {list(frame.columns)[:20]!r}"
+                f"{where}{columns_hint(column, frame.columns)}"
             )
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
         if np.isnan(values).any() or (values < 0).any():
@@ -148,8 +149,8 @@ def build_weights(
 def _task_label(frame: pd.DataFrame, task: TaskConfig, where: str) -> np.ndarray:
     if task.label not in frame.columns:
         raise ValueError(
-            f"task {task.name!r}: label column {task.label!r} is not in {where}; "
-            f"columns are {list(frame.columns)[:20]!r}"
+            f"task {task.name!r}: label column {task.label!r} is not in {where}"
+            f"{columns_hint(task.label, frame.columns)}"
         )
     column = frame[task.label]
     if task.positive_values is not None:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mtlrec.config import GENERATED_FORMATS, SPLITS, DataConfig
+from mtlrec.data._columns import columns_hint
 from mtlrec.data._public import read_movielens_100k, read_taobao_user_behavior
 from mtlrec.data._readers import read_census_income, read_table
 from mtlrec.data._simulators import ad_funnel_synthetic, position_feed_synthetic
@@ -35,15 +36,21 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     return Path(os.environ.get(DATA_DIR_VARIABLE, "."))
 
 
-def read_frame(config: DataConfig, relative: str, data_dir: Path) -> pd.DataFrame:
-    """Read one source named in the config (a file, or a census directory)."""
+def read_frame(
+    config: DataConfig, relative: str, data_dir: Path, in_file_order: bool = False
+) -> pd.DataFrame:
+    """Read one source named in the config (a file, or a census directory).
+
+    ``in_file_order`` keeps the rows in the file's order where a reader
+    would otherwise sort them (MovieLens, by user and time).
+    """
     path = Path(relative)
     if not path.is_absolute():
         path = data_dir / path
     if config.format == "census_income":
         return read_census_income(path)
     if config.format == "movielens_100k":
-        return read_movielens_100k(path)
+        return read_movielens_100k(path, sort=not in_file_order)
     if config.format == "taobao_user_behavior":
         return read_taobao_user_behavior(path)
     if config.format in GENERATED_FORMATS:
@@ -55,7 +62,8 @@ def read_rows_file(config: DataConfig, path: str | Path) -> pd.DataFrame:
     """Read a file of rows to score or evaluate with a trained run.
 
     ``.csv`` and ``.parquet`` files are read by their suffix; any other file is
-    read in the run's own data format (e.g. an original census file).
+    read in the run's own data format (e.g. an original census file). Rows
+    keep the file's order, so scores line up with its lines.
     """
     path = Path(path)
     if not path.exists():
@@ -64,7 +72,7 @@ def read_rows_file(config: DataConfig, path: str | Path) -> pd.DataFrame:
         return read_table(path, "parquet")
     if path.suffix == ".csv" or config.format in ("synthetic", "parquet"):
         return read_table(path, "csv", config.csv_separator)
-    return read_frame(config, str(path.resolve()), Path("."))
+    return read_frame(config, str(path.resolve()), Path("."), in_file_order=True)
 
 
 def load_splits(
@@ -155,8 +163,8 @@ def _split_by_group(
     # Whole groups (e.g. users) go to one split; fractions count groups.
     if column not in frame.columns:
         raise ValueError(
-            f"data.split.by column {column!r} is not in the data; columns are "
-            f"{list(frame.columns)[:20]!r}"
+            f"data.split.by column {column!r} is not in the data"
+            f"{columns_hint(column, frame.columns)}"
         )
     keys = frame[column].to_numpy()
     values = pd.unique(keys)
@@ -189,8 +197,8 @@ def _split_by_column(
 ) -> dict[str, pd.DataFrame]:
     if column not in frame.columns:
         raise ValueError(
-            f"split column {column!r} is not in the data; columns are "
-            f"{list(frame.columns)[:20]!r}"
+            f"split column {column!r} is not in the data"
+            f"{columns_hint(column, frame.columns)}"
         )
     key = frame[column].astype(str)
     return {

@@ -36,19 +36,22 @@ _TAOBAO_BEHAVIOURS = ("pv", "cart", "fav", "buy")
 def _require(path: Path, what: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
-            f"{what} file {str(path)!r} does not exist; point data.path (or "
-            "--data-dir) at the folder of the original files"
+            f"{what} file {str(path)!r} does not exist; put the original files in "
+            f"{str(path.parent)!r}, or point --data-dir at the folder that holds "
+            f"'{path.parent.name}/'"
         )
     return path
 
 
-def read_movielens_100k(path: str | Path) -> pd.DataFrame:
+def read_movielens_100k(path: str | Path, sort: bool = True) -> pd.DataFrame:
     """Read MovieLens-100K's ratings joined with ``u.user`` and ``u.item``.
 
     Args:
         path: The folder holding ``u.data``, ``u.user`` and ``u.item``, or a
             ratings file in ``u.data``'s format (``u1.test``, say), read
             with the side tables of its folder.
+        sort: Order the rows by user, then time (default); False keeps the
+            file's order (rows to score, whose output must line up with it).
 
     Returns:
         One row per rating with columns ``user_id, item_id, rating, timestamp,
@@ -98,7 +101,8 @@ def read_movielens_100k(path: str | Path) -> pd.DataFrame:
                 "one MovieLens-100K release"
             )
     frame["age_group"] = _age_group(frame["age"].to_numpy())
-    frame = frame.sort_values(["user_id", "timestamp"], kind="stable")
+    if sort:
+        frame = frame.sort_values(["user_id", "timestamp"], kind="stable")
     logger.info("Read MovieLens-100K rows=%d", len(frame))
     return frame.reset_index(drop=True)
 

@@ -111,7 +111,8 @@ def _census_files(path: Path) -> list[Path]:
         raise FileNotFoundError(
             f"no census-income.data[.gz] or census-income.test[.gz] under "
             f"{str(path)!r}; download them from the UCI Census-Income (KDD) page "
-            "and point --data-dir at their folder"
+            f"into that folder, or point --data-dir at the folder that holds "
+            f"'{path.name}/'"
         )
     return found
 

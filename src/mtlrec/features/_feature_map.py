@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import json
 from dataclasses import asdict, dataclass, field
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mtlrec.config import FeaturesConfig
+from mtlrec.data import columns_hint
 
 if TYPE_CHECKING:
     from mtlrec.features._sequence import SequenceEncoder
@@ -385,8 +385,8 @@ class FeatureMap:
 def _domain_keys(frame: pd.DataFrame, column: str, where: str) -> pd.Series:
     if column not in frame.columns:
         raise ValueError(
-            f"data.domain_column {column!r} is not a column of {where}; columns "
-            f"are {list(frame.columns)[:20]!r}"
+            f"data.domain_column {column!r} is not a column of {where}"
+            f"{columns_hint(column, frame.columns)}"
         )
     keys = canonical_strings(frame[column])
     if keys.isna().any():
@@ -407,14 +407,9 @@ def _match(
         )
     names = [c for c in candidates if fnmatch.fnmatchcase(c, pattern)]
     if not names:
-        close = difflib.get_close_matches(pattern, candidates, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        shown = f"{candidates[:20]!r}" + (
-            f" and {len(candidates) - 20} more" if len(candidates) > 20 else ""
-        )
         raise ValueError(
-            f"feature {pattern!r} matches no column of the training data{hint}; "
-            f"columns are {shown}"
+            f"feature {pattern!r} matches no column of the training data"
+            f"{columns_hint(pattern, candidates)}"
         )
     twice = [n for n in names if n in taken]
     if twice:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mtlrec.config import SequenceFeature
-from mtlrec.data import history_index
+from mtlrec.data import columns_hint, history_index
 from mtlrec.features._feature_map import CategoricalEncoder
 
 __all__ = ["SequenceEncoder"]
@@ -52,7 +52,7 @@ class SequenceEncoder:
         if missing:
             raise ValueError(
                 f"sequence feature {spec.name!r} names columns {missing!r} that are "
-                f"not in the training data; columns are {list(frame.columns)[:20]!r}"
+                f"not in the training data{columns_hint(missing, frame.columns)}"
             )
         encoder = cls(
             spec.name,

@@ -42,7 +42,8 @@ def compare_runs(run_dirs: Sequence[str | Path], split: str = "test") -> pd.Data
         run = Path(run_dir)
         if not (run / "metrics.json").is_file():
             raise FileNotFoundError(
-                f"{str(run)!r} is not a finished run: metrics.json is missing"
+                f"{str(run)!r} is not a finished run: metrics.json is missing; "
+                "pass directories written by `mtlrec train`"
             )
         metrics = json.loads((run / "metrics.json").read_text())
         info_path = run / "run.json"

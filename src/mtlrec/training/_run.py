@@ -37,6 +37,7 @@ from mtlrec.data import (
     build_labels,
     build_weights,
     check_both_classes,
+    columns_hint,
     load_splits,
     read_rows_file,
     resolve_data_dir,
@@ -151,7 +152,10 @@ def encode(
     groups = None
     if group is not None and with_labels:
         if group not in frame.columns:
-            raise ValueError(f"data.group_column {group!r} is not a column of {where}")
+            raise ValueError(
+                f"data.group_column {group!r} is not a column of {where}"
+                f"{columns_hint(group, frame.columns)}"
+            )
         groups = frame[group].to_numpy()
     extras: dict[str, torch.Tensor] = {}
     if with_labels:
@@ -360,11 +364,29 @@ def _reserved_columns(config: RunConfig) -> set[str]:
 
 
 def _check_output(run_dir: Path, overwrite: bool) -> None:
+    """Refuse an output that is a file, a folder of other files, or (without
+    ``overwrite``) an earlier run.
+
+    A folder counts as a run when it holds the config and feature map that
+    :func:`train_run` writes before anything else; ``overwrite`` replaces
+    only such a folder, so it never deletes files mtlrec did not write.
+    """
     if run_dir.exists() and not run_dir.is_dir():
         raise RunExistsError(f"output {str(run_dir)!r} is a file; choose a directory")
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
+    entries = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
+    if not entries:
+        return
+    if not ((run_dir / CONFIG).is_file() and (run_dir / FEATURES).is_file()):
+        shown = ", ".join(repr(name) for name in entries[:5])
+        more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+        raise RunExistsError(
+            f"output directory {str(run_dir)!r} holds files that are not an mtlrec "
+            f"run ({shown}{more}); choose a new or empty one (--out, or out= in "
+            "Python): --overwrite replaces only an earlier run"
+        )
+    if not overwrite:
         finished = (run_dir / METRICS).exists()
-        what = "a finished run" if finished else "files (an earlier or interrupted run)"
+        what = "a finished run" if finished else "an interrupted run"
         raise RunExistsError(
             f"output directory {str(run_dir)!r} already holds {what}; choose another "
             "(--out, or out= in Python) or pass --overwrite (overwrite=True) to "
