@@ -125,7 +125,8 @@ def test_wrong_types_and_impossible_values(config_doc, section, key, value, matc
         ),
         (
             lambda d: d["data"]["split"].update(fractions={"train": 1.0}),
-            r"split\.fractions must name exactly",
+            r"split\.fractions must name exactly .*; give all three, e\.g\. "
+            r"data\.split\.fractions=\{train: 0\.9, valid: 0\.05, test: 0\.05\}",
         ),
         (
             lambda d: d["data"]["split"].update(method="column"),

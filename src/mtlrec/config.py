@@ -139,7 +139,8 @@ class SplitConfig(_Section):
         if set(value) != set(SPLITS):
             raise ValueError(
                 f"split.fractions must name exactly {list(SPLITS)}, got "
-                f"{sorted(value)!r}"
+                f"{sorted(value)!r}; give all three, e.g. "
+                "data.split.fractions={train: 0.9, valid: 0.05, test: 0.05}"
             )
         if any(f <= 0 for f in value.values()):
             raise ValueError(f"split.fractions must all be > 0, got {value!r}")
