@@ -196,6 +196,43 @@ def test_parent_that_is_not_a_task(config_doc):
         parse_config(config_doc(tasks=tasks))
 
 
+def test_valid_parents_leave_out_the_task_itself(config_doc):
+    tasks = [
+        {"name": "click", "label": "click"},
+        {"name": "conv", "label": "conv", "parent": "clik"},
+    ]
+    with pytest.raises(ConfigError, match=r"valid parents are \['click'\]$"):
+        parse_config(config_doc(tasks=tasks))
+
+
+def test_a_balancer_by_name_takes_its_defaults(config_doc):
+    config = parse_config(config_doc(), ["train.balancer=dwa"])
+
+    assert config.train.balancer.name == "dwa"
+    assert (
+        config.train.balancer
+        == parse_config(config_doc(), ["train.balancer={name: dwa}"]).train.balancer
+    )
+
+
+def test_uba_svr_learnt_weights_refuse_a_learning_balancer(config_doc):
+    document = config_doc(model={"name": "uba_svr"})
+
+    with pytest.raises(
+        ConfigError,
+        match=r"model 'uba_svr' learns its own task-loss weights "
+        r"\(model.dynamic_weights\), so train.balancer 'uncertainty' would weight "
+        r"the tasks twice; set model.dynamic_weights=false to use the balancer$",
+    ):
+        parse_config(document, ["train.balancer=uncertainty"])
+
+    plain = parse_config(
+        document, ["train.balancer=uncertainty", "model.dynamic_weights=false"]
+    )
+    assert plain.train.balancer.name == "uncertainty"
+    assert parse_config(document).train.balancer.name == "fixed"
+
+
 def test_parent_must_be_binary(config_doc):
     tasks = [
         {"name": "rating", "label": "rating", "type": "regression"},

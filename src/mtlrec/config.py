@@ -357,6 +357,15 @@ class ModelConfig(_Section):
 
     name: str
 
+    @property
+    def learns_task_weights(self) -> bool:
+        """Whether the model learns its own task-loss weights (default False).
+
+        Such a model adds its weighting term to the loss itself, so a learning
+        balancer on top of it would weight the tasks twice.
+        """
+        return False
+
 
 class OptimizerConfig(_Section):
     """The optimiser of the model weights."""
@@ -484,6 +493,12 @@ class TrainConfig(_Section):
     balancer: BalancerConfig = Field(default_factory=FixedBalancerConfig)
     tensorboard: bool = False
 
+    @field_validator("balancer", mode="before")
+    @classmethod
+    def _balancer_by_name(cls, value: Any) -> Any:
+        # `train.balancer=dwa` means the balancer with its defaults.
+        return {"name": value} if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _check_sparse(self) -> TrainConfig:
         if self.sparse_embeddings and self.balancer.name == "pcgrad":
@@ -608,7 +623,8 @@ class RunConfig(_Section):
             if task.parent not in by_name:
                 raise ValueError(
                     f"task {task.name!r} has parent {task.parent!r}, which is not "
-                    f"a task; valid parents are {names!r}"
+                    f"a task; valid parents are "
+                    f"{[n for n in names if n != task.name]!r}"
                 )
             if by_name[task.parent].type != "binary":
                 raise ValueError(
@@ -645,6 +661,13 @@ class RunConfig(_Section):
 
     def _check_balancer(self, names: list[str]) -> None:
         balancer = self.train.balancer
+        if self.model.learns_task_weights and balancer.name != "fixed":
+            raise ValueError(
+                f"model {self.model.name!r} learns its own task-loss weights "
+                f"(model.dynamic_weights), so train.balancer {balancer.name!r} "
+                "would weight the tasks twice; set model.dynamic_weights=false to "
+                "use the balancer"
+            )
         if isinstance(balancer, FixedBalancerConfig):
             unknown = sorted(set(balancer.decay) - set(names))
             if unknown:

@@ -17,6 +17,8 @@ def test_compare_table_holds_each_runs_metrics(tiny_run: Path, tmp_path: Path) -
     row = table.iloc[0]
     assert row["model"] == "ple"
     assert row["balancer"] == "pcgrad"
+    assert row["precision"] == "float32"
+    assert not row["sparse_embeddings"]
     assert row["parameters"] == info["parameters"]
     assert row["task1.mse"] == metrics["valid"]["task1"]["mse"]
     assert row["task2.xauc"] == metrics["valid"]["task2"]["xauc"]

@@ -264,6 +264,26 @@ def test_one_class_valid_task_gets_null_auc_and_one_warning(
         if r.levelno == logging.WARNING and "like" in r.getMessage()
     ]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "model selection leaves it out of the objective" in warnings[0].getMessage()
+
+
+def test_uba_svr_records_its_learnt_task_weights(tmp_path, config_doc):
+    document = config_doc(
+        model={"name": "uba_svr", "expert_units": [8], "tower_units": [8]},
+        train={"epochs": 3, "patience": 3},
+    )
+
+    run_dir = train(parse_config(document), out=tmp_path / "run")
+
+    history = json.loads((run_dir / "history.json").read_text())
+    best = json.loads((run_dir / "metrics.json").read_text())["best_epoch"]
+    learnt = [record["model_task_weights"] for record in history]
+    assert all(set(w) == {"click", "rating"} for w in learnt)
+    assert all(record["balancer"]["name"] == "fixed" for record in history)
+    assert learnt[0] != learnt[-1]  # the weights move while training
+    model = load_run(run_dir).model
+    expected = torch.exp(-model.log_vars.detach()).tolist()
+    assert list(learnt[best - 1].values()) == pytest.approx(expected)
 
 
 def _drop(column):

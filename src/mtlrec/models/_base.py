@@ -182,6 +182,14 @@ class MultiTaskModel(nn.Module):
         """Names of the experts behind each task's gate weights (same order)."""
         return {}
 
+    def task_weights(self) -> dict[str, float]:
+        """Task-loss weights the model learns itself, by task (default none).
+
+        Models that weight their task losses in :meth:`auxiliary_loss` report
+        the current weights here; the trainer records them per epoch.
+        """
+        return {}
+
     def auxiliary_loss(
         self,
         outputs: dict[str, torch.Tensor],

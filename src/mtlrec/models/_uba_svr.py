@@ -54,6 +54,11 @@ class UBASVRConfig(ModelConfig):
     dynamic_weights: bool = True
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
+    @property
+    def learns_task_weights(self) -> bool:
+        """True with ``dynamic_weights``: the model adds its own weighting term."""
+        return self.dynamic_weights
+
 
 class _BehaviourTransformer(nn.Module):
     """Transformer over ``[target token, event_1 .. event_L]``.

@@ -20,7 +20,8 @@ _HEADLINE = ("auc", "xauc", "mse")
 
 
 def compare_runs(run_dirs: Sequence[str | Path], split: str = "test") -> pd.DataFrame:
-    """One row per run: model, balancer, size, time and per-task metrics.
+    """One row per run: model, balancer, training precision and embedding
+    updates, size, time and per-task metrics.
 
     Columns ``<task>.<metric>`` hold each task's AUC (binary), or XAUC and
     MSE (regression), on ``split``.
@@ -53,6 +54,8 @@ def compare_runs(run_dirs: Sequence[str | Path], split: str = "test") -> pd.Data
             "run": run.name,
             "model": config["model"]["name"],
             "balancer": config["train"].get("balancer", {}).get("name", "fixed"),
+            "precision": config["train"].get("precision", "float32"),
+            "sparse_embeddings": config["train"].get("sparse_embeddings", False),
             "parameters": info.get("parameters"),
             "train_seconds": metrics.get("train_seconds"),
             "best_epoch": metrics.get("best_epoch"),

@@ -200,11 +200,17 @@ class Evaluator:
             "calibration": calibration(y, s),
         }
         if values["auc"] is None and not quiet:
+            selection = (
+                ", and model selection leaves it out of the objective"
+                if split == "valid"
+                else ""
+            )
             self._warn_once(
                 name,
                 split,
-                "has one label class only; its AUC is null (if unexpected, check "
-                "the label values against the task's positive_values)",
+                f"has one label class only; its AUC is null{selection} (if "
+                "unexpected, check the label values against the task's "
+                "positive_values)",
             )
         if g is not None:
             values["gauc"] = gauc(y, s, g)

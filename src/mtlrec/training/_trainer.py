@@ -241,7 +241,7 @@ class Trainer:
         seconds = time.perf_counter() - started
         task_means = task_sums / max(num_batches, 1)
         task_losses = task_means.tolist()
-        return {
+        record = {
             "epoch": epoch,
             "train_loss": float(total_sum) / max(num_batches, 1),
             "train_task_loss": dict(
@@ -251,6 +251,15 @@ class Trainer:
             "train_rows_per_second": len(data) / seconds if seconds > 0 else None,
             "balancer": self.balancer.end_epoch(task_means),
         }
+        learnt = self.model.task_weights()
+        if learnt:
+            record["model_task_weights"] = learnt
+            logger.info(
+                "Model task weights. epoch=%d weights=%s",
+                epoch,
+                {k: round(v, 4) for k, v in learnt.items()},
+            )
+        return record
 
     def train_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step on one labelled batch.
