@@ -62,3 +62,20 @@ def test_heads_must_divide_embedding_dim() -> None:
     spec = make_spec(TASKS, sequence=(9,), length=3)
     with pytest.raises(ValueError, match="num_heads=3"):
         UBASVR(spec, UBASVRConfig(num_heads=3))
+
+
+def test_gate_weights_are_the_last_levels_task_gates() -> None:
+    model = _model().eval()
+    assert model.gate_weights() == {}
+    batch = make_batch(model.spec)
+    batch.history_lengths = torch.tensor([0, 1, 5, 3])
+    model(batch)
+
+    gates = model.gate_weights()
+    experts = model.gate_experts()
+
+    assert list(gates) == ["click", "like", "time"]
+    assert experts["like"] == ["like_0", "shared_0"]
+    for task, weights in gates.items():
+        assert weights.shape == (4, len(experts[task]))
+        assert torch.allclose(weights.sum(-1), torch.ones(4))

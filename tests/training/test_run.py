@@ -284,6 +284,9 @@ def test_uba_svr_records_its_learnt_task_weights(tmp_path, config_doc):
     model = load_run(run_dir).model
     expected = torch.exp(-model.log_vars.detach()).tolist()
     assert list(learnt[best - 1].values()) == pytest.approx(expected)
+    gates = json.loads((run_dir / "gates_test.json").read_text())
+    assert set(gates["mean_weight"]) == {"click", "rating"}
+    assert set(gates["mean_weight"]["click"]) == {"click_0", "shared_0"}
 
 
 def _drop(column):

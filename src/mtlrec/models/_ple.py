@@ -7,6 +7,7 @@ RecSys 2020, Section 4 (Eq. 2-6).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -151,6 +152,50 @@ class _ExtractionLevel(nn.Module):
         return outputs, shared_out, list(task_weights.unbind(1))
 
 
+def build_levels(
+    input_dim: int, num_tasks: int, config: PLEConfig
+) -> tuple[nn.ModuleList, int]:
+    """``config.num_levels`` stacked CGC levels; returns them and their output width.
+
+    Every level but the last has a shared gate, whose output feeds the next
+    level's shared experts.
+    """
+    levels, width = [], input_dim
+    for level in range(config.num_levels):
+        last = level == config.num_levels - 1
+        levels.append(_ExtractionLevel(width, num_tasks, config, not last))
+        width = levels[-1].output_dim
+    return nn.ModuleList(levels), width
+
+
+def run_levels(
+    levels: nn.ModuleList, x: torch.Tensor, num_tasks: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Run the levels of :func:`build_levels` on ``x``.
+
+    Returns:
+        ``(outputs, gates)``: each task's last-level output ``K x (B, H)``
+        and its last-level gate weights ``K x (B, m_k + m_s)``, detached.
+    """
+    task_inputs, shared = [x] * num_tasks, x
+    gates: list[torch.Tensor] = []
+    for level in levels:
+        task_inputs, shared_out, gates = level(task_inputs, shared)
+        shared = shared_out if shared_out is not None else shared
+    return task_inputs, [g.detach() for g in gates]
+
+
+def level_gate_experts(
+    task_names: Sequence[str], num_task_experts: int, num_shared_experts: int
+) -> dict[str, list[str]]:
+    """Names of the experts behind each task's last-level gate: its own, then shared."""
+    shared = [f"shared_{j}" for j in range(num_shared_experts)]
+    return {
+        task: [f"{task}_{i}" for i in range(num_task_experts)] + shared
+        for task in task_names
+    }
+
+
 @register("ple")
 class PLE(MultiTaskModel):
     """Stacked CGC levels with task and shared experts, then one tower per task.
@@ -176,13 +221,9 @@ class PLE(MultiTaskModel):
     def __init__(self, spec: ModelSpec, config: PLEConfig) -> None:
         super().__init__(spec, config)
         self.inputs = InputLayer(spec.inputs)
-        width = self.inputs.output_dim
-        levels = []
-        for level in range(config.num_levels):
-            last = level == config.num_levels - 1
-            levels.append(_ExtractionLevel(width, spec.num_tasks, config, not last))
-            width = levels[-1].output_dim
-        self.levels = nn.ModuleList(levels)
+        self.levels, width = build_levels(
+            self.inputs.output_dim, spec.num_tasks, config
+        )
         self.towers = TaskTowers(
             width,
             spec.num_tasks,
@@ -195,11 +236,7 @@ class PLE(MultiTaskModel):
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
         x = self.inputs.from_batch(batch, fused=True)  # (B, F * D + dense)
-        task_inputs, shared = [x] * self.spec.num_tasks, x
-        for level in self.levels:
-            task_inputs, shared_out, gates = level(task_inputs, shared)
-            shared = shared_out if shared_out is not None else shared
-        self.last_gates = [g.detach() for g in gates]
+        task_inputs, self.last_gates = run_levels(self.levels, x, self.spec.num_tasks)
         stacked = torch.stack(task_inputs, dim=1)  # (B, K, H)
         return self.outputs_from_matrix(self.towers(stacked))  # K x (B,)
 
@@ -223,9 +260,6 @@ class PLE(MultiTaskModel):
         """Each task's own last-level experts, then the shared ones."""
         config = self.config
         assert isinstance(config, PLEConfig)  # checked in MultiTaskModel.__init__
-        m_task, m_shared = config.num_task_experts, config.num_shared_experts
-        shared = [f"shared_{j}" for j in range(m_shared)]
-        return {
-            task: [f"{task}_{i}" for i in range(m_task)] + shared
-            for task in self.spec.task_names
-        }
+        return level_gate_experts(
+            self.spec.task_names, config.num_task_experts, config.num_shared_experts
+        )

@@ -21,7 +21,7 @@ from mtlrec.data import Batch
 from mtlrec.layers import MLP, HistoryEmbedding, InputLayer, length_mask
 from mtlrec.losses._model_terms import uncertainty_term
 from mtlrec.models._base import ModelSpec, MultiTaskModel
-from mtlrec.models._ple import PLEConfig, _ExtractionLevel
+from mtlrec.models._ple import PLEConfig, build_levels, level_gate_experts, run_levels
 from mtlrec.models._registry import register
 
 __all__ = ["UBASVR", "UBASVRConfig"]
@@ -173,14 +173,7 @@ class UBASVR(MultiTaskModel):
             expert_units=config.expert_units,
             dropout=0.0,
         )
-        levels = []
-        for level in range(config.num_levels):
-            last = level == config.num_levels - 1
-            levels.append(
-                _ExtractionLevel(width, spec.num_tasks, level_config, not last)
-            )
-            width = levels[-1].output_dim
-        self.levels = nn.ModuleList(levels)
+        self.levels, width = build_levels(width, spec.num_tasks, level_config)
         self.towers = nn.ModuleList(MLP(width, config.tower_units) for _ in spec.tasks)
         self.attention = _TaskAttention(config.tower_units[-1])
         self.heads = nn.Parameter(
@@ -189,6 +182,7 @@ class UBASVR(MultiTaskModel):
         self.head_bias = nn.Parameter(torch.zeros(spec.num_tasks))
         self.log_vars = nn.Parameter(torch.zeros(spec.num_tasks))
         self.last_task_attention: torch.Tensor | None = None
+        self.last_gates: list[torch.Tensor] | None = None
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
@@ -200,10 +194,7 @@ class UBASVR(MultiTaskModel):
                 )
             interest = self.behaviour(x, batch.history, batch.history_lengths)
             x = torch.cat([x, interest], dim=1)  # (B, W + D)
-        task_inputs, shared = [x] * self.spec.num_tasks, x
-        for level in self.levels:
-            task_inputs, shared_out, _ = level(task_inputs, shared)
-            shared = shared_out if shared_out is not None else shared
+        task_inputs, self.last_gates = run_levels(self.levels, x, self.spec.num_tasks)
         states = torch.stack(
             [tower(u) for tower, u in zip(self.towers, task_inputs, strict=True)], dim=1
         )  # (B, K, H)
@@ -211,6 +202,20 @@ class UBASVR(MultiTaskModel):
         self.last_task_attention = weights.detach()
         outputs = (states * self.heads).sum(-1) + self.head_bias  # (B, K)
         return self.outputs_from_matrix(outputs)  # K x (B,)
+
+    def gate_weights(self) -> dict[str, torch.Tensor]:
+        """``{task: (B, m_k + m_s)}`` last-level gate weights of the latest pass."""
+        if self.last_gates is None:
+            return {}
+        return dict(zip(self.spec.task_names, self.last_gates, strict=True))
+
+    def gate_experts(self) -> dict[str, list[str]]:
+        """Each task's own last-level experts, then the shared ones."""
+        config = self.config
+        assert isinstance(config, UBASVRConfig)  # checked in MultiTaskModel.__init__
+        return level_gate_experts(
+            self.spec.task_names, config.num_task_experts, config.num_shared_experts
+        )
 
     def auxiliary_loss(
         self,
