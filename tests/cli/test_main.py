@@ -296,32 +296,6 @@ def test_evaluate_a_folder_that_is_not_a_run(tmp_path, monkeypatch, capsys):
     assert err.startswith("error: ") and "is not a trained run" in err
 
 
-@pytest.mark.parametrize(
-    ("out", "message"),
-    [
-        ("p.txt", "--out must end in .csv or .parquet"),
-        ("nodir/p.csv", "does not exist; create it first"),
-    ],
-)
-def test_predict_refuses_a_bad_output_path_in_one_line(
-    tmp_path, monkeypatch, capsys, finished_run, out, message
-):
-    code, _, err = run_cli(
-        monkeypatch,
-        capsys,
-        "predict",
-        finished_run["run_dir"],
-        "--data",
-        finished_run["data_dir"] / "test.csv",
-        "--out",
-        tmp_path / out,
-    )
-
-    assert code == 2
-    assert message in err and err.count("\n") == 1
-    assert not (tmp_path / out.split("/")[0]).exists()
-
-
 def test_predict_keeps_named_columns_before_the_scores(
     tmp_path, monkeypatch, capsys, finished_run
 ):
@@ -354,16 +328,22 @@ def test_predict_keeps_named_columns_before_the_scores(
 
 
 @pytest.mark.parametrize(
-    ("keep", "message"),
+    ("out", "extra", "message"),
     [
-        ("session", r"--keep column 'session' is not in '.*test.csv'; columns are"),
-        ("usr", r"--keep column 'usr' is not in .* \(did you mean 'user'\?\)"),
-        ("user,item", r"give one column per --keep: --keep user --keep item \(see"),
-        ("click", "share a name with a score column"),
+        ("p.txt", [], "--out must end in .csv or .parquet"),
+        ("nodir/p.csv", [], "does not exist; create it first"),
+        ("p.csv", ["--keep", "session"], r"--keep column 'session' is not in '.*test"),
+        ("p.csv", ["--keep", "usr"], r"is not in .* \(did you mean 'user'\?\)"),
+        (
+            "p.csv",
+            ["--keep", "user,item"],
+            r"give one column per --keep: --keep user --keep item \(see",
+        ),
+        ("p.csv", ["--keep", "click"], "share a name with a score column"),
     ],
 )
-def test_predict_refuses_a_bad_keep_column_in_one_line(
-    tmp_path, monkeypatch, capsys, finished_run, keep, message
+def test_predict_refuses_bad_arguments_in_one_line(
+    tmp_path, monkeypatch, capsys, finished_run, out, extra, message
 ):
     code, _, err = run_cli(
         monkeypatch,
@@ -373,14 +353,13 @@ def test_predict_refuses_a_bad_keep_column_in_one_line(
         "--data",
         finished_run["data_dir"] / "test.csv",
         "--out",
-        tmp_path / "p.csv",
-        "--keep",
-        keep,
+        tmp_path / out,
+        *extra,
     )
 
     assert code == 2
     assert re.search(message, err.strip()) and err.count("\n") == 1
-    assert not (tmp_path / "p.csv").exists()
+    assert not (tmp_path / out.split("/")[0]).exists()
 
 
 def test_evaluate_takes_split_or_data_not_both(

@@ -7,7 +7,6 @@ RecSys 2020, Section 4 (Eq. 2-6).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -185,19 +184,34 @@ def run_levels(
     return task_inputs, [g.detach() for g in gates]
 
 
-def level_gate_experts(
-    task_names: Sequence[str], num_task_experts: int, num_shared_experts: int
-) -> dict[str, list[str]]:
-    """Names of the experts behind each task's last-level gate: its own, then shared."""
-    shared = [f"shared_{j}" for j in range(num_shared_experts)]
-    return {
-        task: [f"{task}_{i}" for i in range(num_task_experts)] + shared
-        for task in task_names
-    }
+class LevelGatesModel(MultiTaskModel):
+    """A model built on CGC levels (:func:`build_levels`): reports their gates.
+
+    Subclasses set ``level_config`` (the levels' settings) and, each forward
+    pass, ``last_gates`` from :func:`run_levels`.
+    """
+
+    level_config: PLEConfig
+    last_gates: list[torch.Tensor] | None = None
+
+    def gate_weights(self) -> dict[str, torch.Tensor]:
+        """``{task: (B, m_k + m_s)}`` last-level gate weights of the latest pass."""
+        if self.last_gates is None:
+            return {}
+        return dict(zip(self.spec.task_names, self.last_gates, strict=True))
+
+    def gate_experts(self) -> dict[str, list[str]]:
+        """Each task's own last-level experts, then the shared ones."""
+        config = self.level_config
+        shared = [f"shared_{j}" for j in range(config.num_shared_experts)]
+        return {
+            task: [f"{task}_{i}" for i in range(config.num_task_experts)] + shared
+            for task in self.spec.task_names
+        }
 
 
 @register("ple")
-class PLE(MultiTaskModel):
+class PLE(LevelGatesModel):
     """Stacked CGC levels with task and shared experts, then one tower per task.
 
     Level ``j``'s task gates read the same task's level ``j-1`` output (the raw
@@ -220,6 +234,7 @@ class PLE(MultiTaskModel):
 
     def __init__(self, spec: ModelSpec, config: PLEConfig) -> None:
         super().__init__(spec, config)
+        self.level_config = config
         self.inputs = InputLayer(spec.inputs)
         self.levels, width = build_levels(
             self.inputs.output_dim, spec.num_tasks, config
@@ -231,7 +246,6 @@ class PLE(MultiTaskModel):
             config.dropout,
             config.batch_norm,
         )
-        self.last_gates: list[torch.Tensor] | None = None
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
@@ -249,17 +263,3 @@ class PLE(MultiTaskModel):
         last = len(self.levels) - 1
         gates = [f"levels.{i}.task_gates" for i in range(len(self.levels))]
         return [*super().task_modules(), *gates, f"levels.{last}.task_experts"]
-
-    def gate_weights(self) -> dict[str, torch.Tensor]:
-        """``{task: (B, m_k + m_s)}`` last-level gate weights of the latest pass."""
-        if self.last_gates is None:
-            return {}
-        return dict(zip(self.spec.task_names, self.last_gates, strict=True))
-
-    def gate_experts(self) -> dict[str, list[str]]:
-        """Each task's own last-level experts, then the shared ones."""
-        config = self.config
-        assert isinstance(config, PLEConfig)  # checked in MultiTaskModel.__init__
-        return level_gate_experts(
-            self.spec.task_names, config.num_task_experts, config.num_shared_experts
-        )

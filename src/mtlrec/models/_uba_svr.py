@@ -20,8 +20,8 @@ from mtlrec.config import ModelConfig
 from mtlrec.data import Batch
 from mtlrec.layers import MLP, HistoryEmbedding, InputLayer, length_mask
 from mtlrec.losses._model_terms import uncertainty_term
-from mtlrec.models._base import ModelSpec, MultiTaskModel
-from mtlrec.models._ple import PLEConfig, build_levels, level_gate_experts, run_levels
+from mtlrec.models._base import ModelSpec
+from mtlrec.models._ple import LevelGatesModel, PLEConfig, build_levels, run_levels
 from mtlrec.models._registry import register
 
 __all__ = ["UBASVR", "UBASVRConfig"]
@@ -123,7 +123,7 @@ class _TaskAttention(nn.Module):
 
 
 @register("uba_svr")
-class UBASVR(MultiTaskModel):
+class UBASVR(LevelGatesModel):
     """Behaviour transformer, multi-level extraction, task-aware tower attention.
 
     1. **Behaviour-aware transformer.** Each event of the user's history is
@@ -173,6 +173,7 @@ class UBASVR(MultiTaskModel):
             expert_units=config.expert_units,
             dropout=0.0,
         )
+        self.level_config = level_config
         self.levels, width = build_levels(width, spec.num_tasks, level_config)
         self.towers = nn.ModuleList(MLP(width, config.tower_units) for _ in spec.tasks)
         self.attention = _TaskAttention(config.tower_units[-1])
@@ -182,7 +183,6 @@ class UBASVR(MultiTaskModel):
         self.head_bias = nn.Parameter(torch.zeros(spec.num_tasks))
         self.log_vars = nn.Parameter(torch.zeros(spec.num_tasks))
         self.last_task_attention: torch.Tensor | None = None
-        self.last_gates: list[torch.Tensor] | None = None
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return per-task outputs for ``batch``."""
@@ -202,20 +202,6 @@ class UBASVR(MultiTaskModel):
         self.last_task_attention = weights.detach()
         outputs = (states * self.heads).sum(-1) + self.head_bias  # (B, K)
         return self.outputs_from_matrix(outputs)  # K x (B,)
-
-    def gate_weights(self) -> dict[str, torch.Tensor]:
-        """``{task: (B, m_k + m_s)}`` last-level gate weights of the latest pass."""
-        if self.last_gates is None:
-            return {}
-        return dict(zip(self.spec.task_names, self.last_gates, strict=True))
-
-    def gate_experts(self) -> dict[str, list[str]]:
-        """Each task's own last-level experts, then the shared ones."""
-        config = self.config
-        assert isinstance(config, UBASVRConfig)  # checked in MultiTaskModel.__init__
-        return level_gate_experts(
-            self.spec.task_names, config.num_task_experts, config.num_shared_experts
-        )
 
     def auxiliary_loss(
         self,
