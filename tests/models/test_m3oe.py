@@ -48,6 +48,27 @@ def test_rows_use_their_own_domain_tower() -> None:
     assert not torch.allclose(first, moved)
 
 
+def test_gate_weights_are_each_rows_domain_and_task_gate() -> None:
+    model = _model().eval()
+    assert model.gate_weights() == {}
+    batch = make_batch(model.spec)
+    model(batch)
+
+    gates = model.gate_weights()
+
+    assert model.gate_experts() == {
+        "click": ["shared_0", "shared_1"],
+        "like": ["shared_0", "shared_1"],
+    }
+    # By hand: the gate layer's logits for row b's own domain and task k.
+    x = model.inputs.from_batch(batch)
+    h = model._represent(x, batch.domains)
+    logits = model.gates(h).view(len(h), 3, 2, 2)
+    for k, task in enumerate(("click", "like")):
+        rows = logits[torch.arange(len(h)), batch.domains, k]  # (B, N)
+        assert torch.allclose(gates[task], torch.softmax(rows, dim=-1), atol=1e-6)
+
+
 def test_gradients_and_missing_domains() -> None:
     model = _model()
     batch = make_batch(model.spec)

@@ -163,6 +163,7 @@ class M3oE(MultiTaskModel):
         )
         self.tower_bias = nn.Parameter(torch.zeros(num_domains * num_tasks))
         self.fusion_logits = nn.Parameter(torch.full((4,), config.fusion_init))
+        self.last_gates: torch.Tensor | None = None
 
     def architecture_parameters(self) -> list[nn.Parameter]:
         """The fusion logits ``e_w`` of ``alpha_d, alpha_t, beta_d, beta_t``."""
@@ -174,6 +175,17 @@ class M3oE(MultiTaskModel):
         return dict(
             zip(("alpha_d", "alpha_t", "beta_d", "beta_t"), values, strict=True)
         )
+
+    def gate_weights(self) -> dict[str, torch.Tensor]:
+        """``{task: (B, N)}``: each row's (domain, task) gate on the shared experts."""
+        if self.last_gates is None:
+            return {}
+        return dict(zip(self.spec.task_names, self.last_gates.unbind(1), strict=True))
+
+    def gate_experts(self) -> dict[str, list[str]]:
+        """The shared experts, the only ones a gate mixes."""
+        names = [f"shared_{j}" for j in range(self.config.num_shared_experts)]
+        return {task: list(names) for task in self.spec.task_names}
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Return each task's logit from the row's domain tower."""
@@ -193,6 +205,7 @@ class M3oE(MultiTaskModel):
         gates = torch.softmax(
             gates[torch.arange(len(domain)), domain], dim=-1
         )  # (B, K, N)
+        self.last_gates = gates.detach()
         shared = torch.bmm(gates, self.shared(h))  # (B, K, H)
         domain_view = _mix_with_others(
             self.domain_experts(h), domain.unsqueeze(1), beta_d
