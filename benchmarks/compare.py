@@ -1,12 +1,12 @@
 """Run the mtlrec cases and print one table beside the peers' results.
 
-Runs ``run_mtlrec.py`` for every model in three settings, interleaved over
+Runs ``run_mtlrec.py`` for every model in four settings, interleaved over
 the repeats and keeping the best throughput of each: ``float32`` (the
-defaults), ``fast`` (``train.sparse_embeddings=true``, bfloat16 training and
-prediction) and ``fast+bn`` (``fast`` with ``model.batch_norm=true``, as
-torch-rechub's MLPs). Repeat ``r`` (from 0) trains with seed ``--seed + r``,
-as the peers' driver does, and each task's test AUC is the mean over the
-seeds.
+defaults), ``bfloat16`` (bfloat16 training and prediction), ``fast``
+(``bfloat16`` with ``train.sparse_embeddings=true``) and ``fast+bn``
+(``fast`` with ``model.batch_norm=true``, as torch-rechub's MLPs). Repeat
+``r`` (from 0) trains with seed ``--seed + r``, as the peers' driver does,
+and each task's test AUC is the mean over the seeds.
 Then reads ``results/peers.json`` (written by ``peers/run_all.py``) and
 ``results/ceiling.json`` (``ceiling.py``) and prints, per model: train and
 predict rows/s, peak RSS, data preparation time and test AUC of each

@@ -36,7 +36,8 @@ trap 'rm -f "$constraints"' EXIT
 "$py" -m pip install -c "$constraints" \
     "torch-rechub==0.9.0" \
     "deepctr-torch==0.3.0" \
-    pandas pyarrow scikit-learn psutil tqdm numpy requests
+    "pandas==3.1.1" "pyarrow==26.0.1" "scikit-learn==1.9.1" "psutil==7.2.2" \
+    "tqdm==4.70.1" "numpy==2.4.6" "requests==2.34.2"
 
 "$py" - <<'PY'
 import deepctr_torch
