@@ -70,6 +70,15 @@ def test_a_comma_list_without_brackets_names_the_fix(config_doc):
         parse_config(config_doc(), ["model.expert_units=16,8"])
 
 
+def test_an_index_into_a_list_the_config_lacks_names_the_fix(config_doc):
+    with pytest.raises(
+        ConfigError,
+        match=r"'train\.objective': Input should be a valid list .*; the config has "
+        r"no list here to index, so give the whole list: train\.objective=\[\.\.\.\]$",
+    ):
+        parse_config(config_doc(), ["train.objective.0.task=click"])
+
+
 def test_misspelt_required_section_is_named(config_doc):
     # The missing 'model' and the unknown 'modle' are one mistake: name it.
     document = config_doc()
