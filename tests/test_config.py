@@ -61,22 +61,25 @@ def test_unknown_key_is_named_with_valid_keys(config_doc, path, key, match):
     assert "valid keys here" in str(info.value)
 
 
-def test_a_comma_list_without_brackets_names_the_fix(config_doc):
-    with pytest.raises(
-        ConfigError,
-        match=r"'model\.expert_units': Input should be a valid list \(got '16,8'\); "
-        r"write a list in brackets: model\.expert_units=\[16,8\]$",
-    ):
-        parse_config(config_doc(), ["model.expert_units=16,8"])
-
-
-def test_an_index_into_a_list_the_config_lacks_names_the_fix(config_doc):
-    with pytest.raises(
-        ConfigError,
-        match=r"'train\.objective': Input should be a valid list .*; the config has "
-        r"no list here to index, so give the whole list: train\.objective=\[\.\.\.\]$",
-    ):
-        parse_config(config_doc(), ["train.objective.0.task=click"])
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        (
+            "model.expert_units=16,8",
+            r"'model\.expert_units': Input should be a valid list \(got '16,8'\); "
+            r"write a list in brackets: model\.expert_units=\[16,8\]$",
+        ),
+        (
+            "train.objective.0.task=click",
+            r"'train\.objective': Input should be a valid list .*; the config has "
+            r"no list here to index, so give the whole list: "
+            r"train\.objective=\[\.\.\.\]$",
+        ),
+    ],
+)
+def test_a_list_override_in_the_wrong_form_names_the_fix(config_doc, override, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_config(config_doc(), [override])
 
 
 def test_misspelt_required_section_is_named(config_doc):
@@ -201,16 +204,11 @@ def test_parent_that_is_not_a_task(config_doc):
         {"name": "click", "label": "click"},
         {"name": "conv", "label": "conv", "parent": "clik"},
     ]
-    with pytest.raises(ConfigError, match=r"parent 'clik', which is not a task"):
-        parse_config(config_doc(tasks=tasks))
-
-
-def test_valid_parents_leave_out_the_task_itself(config_doc):
-    tasks = [
-        {"name": "click", "label": "click"},
-        {"name": "conv", "label": "conv", "parent": "clik"},
-    ]
-    with pytest.raises(ConfigError, match=r"valid parents are \['click'\]$"):
+    # The valid parents leave out the task itself.
+    with pytest.raises(
+        ConfigError,
+        match=r"parent 'clik', which is not a task; valid parents are \['click'\]$",
+    ):
         parse_config(config_doc(tasks=tasks))
 
 

@@ -829,12 +829,16 @@ def _describe(
         fix = ""
         if kind == "list_type" and isinstance(given, str) and "," in given:
             fix = f"; write a list in brackets: {location}=[{given}]"
-        elif kind == "list_type" and isinstance(given, dict) and given:
-            if all(str(key).isdigit() for key in given):
-                fix = (
-                    f"; the config has no list here to index, so give the whole "
-                    f"list: {location}=[...]"
-                )
+        elif (
+            kind == "list_type"
+            and isinstance(given, dict)
+            and given
+            and all(str(key).isdigit() for key in given)
+        ):  # a dotted index into a list the config does not have
+            fix = (
+                "; the config has no list here to index, so give the whole list: "
+                f"{location}=[...]"
+            )
         return f"config key {location!r}: {message} (got {given!r}){fix}"
     if message.startswith("config key") or not location:
         return message
